@@ -1,0 +1,102 @@
+/*
+ * kafka.h — the producer and the at-least-once consumer loop every daemon uses.
+ *
+ * Producer: idempotent (enable.idempotence=true, hence acks=all), with
+ * delivery reports. sq_producer_send() never blocks for long; completion is
+ * reported to an optional per-message callback and counted, so a caller can
+ * sq_producer_wait() until everything it sent is acknowledged.
+ *
+ * Consumer loop: rd_kafka_consumer_poll (never the batch APIs, unsafe during
+ * rebalances in librdkafka 2.0.2), enable.auto.offset.store=false with
+ * auto-commit on, cooperative-sticky assignment. Messages are handled one by
+ * one and grouped in a batch; a batch is made durable (the handler's flush,
+ * then every produced message acknowledged) before the offsets of its
+ * messages are stored (offset + 1). So an offset is committed only after
+ * the effects of its message are durable. On a revocation or a stop the
+ * batch in flight is made durable and committed synchronously first.
+ *
+ * A handler returns:
+ *   SQ_OK       handled; effects pending until the next flush;
+ *   SQ_INVALID  bad input: the loop sends the original bytes to the dead-letter
+ *               topic with the reason and detail the handler wrote, and goes on;
+ *   SQ_RETRY    a dependency is down: the loop discards the batch, seeks back
+ *               to its first message and handles it again after a capped
+ *               backoff (100 ms doubling to 5 s). Handlers must be idempotent.
+ *
+ * All functions are for the thread that runs the loop unless stated.
+ */
+#ifndef SQ_KAFKA_H
+#define SQ_KAFKA_H
+
+#include "config.h"
+#include "sq.h"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+typedef struct sq_producer sq_producer;
+typedef struct sq_consumer sq_consumer;
+
+/* Per-message completion. err is an rd_kafka_resp_err_t (0 = acknowledged by all replicas).
+ * Runs on whichever thread serves the producer (the waiter, or the poller thread). */
+typedef void (*sq_delivery_fn)(void *opaque, int err, int32_t partition, int64_t offset);
+
+/* extra: NULL or a NULL-terminated list of librdkafka "key", "value" pairs applied last. */
+sq_producer *sq_producer_new(const sq_common_config *c, const char *const *extra, char *err, size_t errlen);
+/* Serve delivery reports from a background thread (for multi-threaded callers like the gateway). */
+int sq_producer_start_poller(sq_producer *p);
+/*
+ * Queues one message. hdrs (may be NULL) is always consumed. key may be NULL.
+ * Waits (serving delivery reports) while the local queue is full, up to the
+ * message timeout. Returns SQ_OK, or SQ_RETRY when it could not be queued.
+ */
+int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen,
+                     const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
+                     sq_delivery_fn fn, void *opaque);
+/* Waits until every message sent so far is acknowledged or failed. SQ_OK if none failed since the
+ * previous wait, SQ_RETRY if some failed or the timeout passed. */
+int sq_producer_wait(sq_producer *p, int timeout_ms);
+/* Serves delivery reports without waiting. */
+void sq_producer_poll(sq_producer *p);
+long sq_producer_in_flight(const sq_producer *p);
+rd_kafka_t *sq_producer_handle(sq_producer *p);
+/* Flushes (up to 10 s), stops the poller and frees. Accepts NULL. */
+void sq_producer_free(sq_producer *p);
+/* True when librdkafka reported a fatal error: the process should exit. Thread-safe. */
+bool sq_producer_fatal(const sq_producer *p);
+
+typedef struct sq_handler {
+    /* Required. reason: a short code (decode_error, missing_field, ...); detail: free text. */
+    int (*handle)(void *app, const rd_kafka_message_t *m, char *reason, size_t reasonlen,
+                  char *detail, size_t detaillen);
+    /* Optional: make the batch's effects durable (e.g. commit a database transaction).
+     * SQ_OK or SQ_RETRY. Messages produced through the loop's producer need no flush here. */
+    int (*flush)(void *app);
+    /* Optional: drop pending effects of a failed batch (it will be handled again). */
+    void (*discard)(void *app);
+    /* Optional: called about every 100 ms and after every batch, for timers. */
+    void (*tick)(void *app);
+    /* Optional: partitions gained / about to be given up (after the batch was made durable). */
+    void (*assigned)(void *app, const rd_kafka_topic_partition_list_t *parts);
+    void (*revoked)(void *app, const rd_kafka_topic_partition_list_t *parts);
+} sq_handler;
+
+/*
+ * topics: NULL-terminated list of full names (see sq_topic_name). producer: used for dead letters (and awaited at every flush);
+ * the caller keeps ownership. extra: librdkafka overrides as in sq_producer_new.
+ */
+sq_consumer *sq_consumer_new(const sq_common_config *c, const char *const *topics, sq_producer *producer,
+                             const char *const *extra, char *err, size_t errlen);
+/* Runs until *running becomes 0 or a fatal error. Returns SQ_OK on a clean stop. */
+int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig_atomic_t *running);
+/* Commits what is durable, leaves the group and frees. Accepts NULL. */
+void sq_consumer_close(sq_consumer *c);
+rd_kafka_t *sq_consumer_handle(sq_consumer *c);
+
+/* Dead-letters one message through p (see deadletter.h); counted in the metrics. */
+int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail);
+
+/* Kafka health check for the admin endpoint: a metadata request with a 2 s timeout. Thread-safe. */
+int sq_kafka_health(void *rk_handle, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * testsupport.c — see testsupport.h.
+ */
+#include "testsupport.h"
+#include "util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *ts_env(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        fail_msg("%s is not set: run integration tests through `tools/dev test` "
+                 "(or eval \"$(tools/dev env)\" after `tools/dev up`)", name);
+    return v;
+}
+
+void ts_unique(char *out, size_t outlen, const char *prefix)
+{
+    char u[SQ_UUID_LEN];
+    sq_uuid4(u);
+    snprintf(out, outlen, "%s.%d.%.8s", prefix, (int)getpid(), u);
+}
+
+static rd_kafka_t *admin_client(void)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BROKERS"), err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk)
+        fail_msg("kafka client: %s", err);
+    return rk;
+}
+
+static bool topic_exists(rd_kafka_t *rk, const char *topic, int partitions)
+{
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 5000))
+        return false;
+    bool ok = false;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0 && md->topics[i].err == 0 &&
+            md->topics[i].partition_cnt == partitions)
+            ok = true;
+    rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+int ts_create_topic(const char *topic, int partitions)
+{
+    rd_kafka_t *rk = admin_client();
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    int rc = -1;
+    if (ev) {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t n;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        rc = (n == 1 && (rd_kafka_topic_result_error(tr[0]) == 0 ||
+                         rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)) ? 0 : -1;
+        rd_kafka_event_destroy(ev);
+    }
+    for (int i = 0; rc == 0 && i < 100 && !topic_exists(rk, topic, partitions); i++)
+        sq_sleep_ms(100);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int ts_delete_topic(const char *topic)
+{
+    rd_kafka_t *rk = admin_client();
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return ev ? 0 : -1;
+}
+
+int ts_produce(const char *topic, const void *key, size_t keylen, const void *val, size_t len)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BROKERS"), err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+                                              RD_KAFKA_V_VALUE((void *)val, len),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (!e)
+        e = rd_kafka_flush(rk, 15000);
+    rd_kafka_destroy(rk);
+    return e ? -1 : 0;
+}
+
+int64_t ts_end_offsets(const char *topic)
+{
+    rd_kafka_t *rk = admin_client();
+    const struct rd_kafka_metadata *md;
+    int64_t sum = 0;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, t, &md, 5000) == 0) {
+        for (int p = 0; md->topic_cnt == 1 && p < md->topics[0].partition_cnt; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000) == 0)
+                sum += hi;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return sum;
+}
+
+bool ts_consume_until(const char *topic, int64_t start_offset_p0, int timeout_ms,
+                      bool (*match)(const rd_kafka_message_t *m, void *ctx), void *ctx)
+{
+    char err[256], group[128];
+    ts_unique(group, sizeof group, "test.reader");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", ts_env("KAFKA_BROKERS"), err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    int nparts = 1;
+    if (rd_kafka_metadata(rk, 0, t, &md, 5000) == 0) {
+        if (md->topic_cnt == 1)
+            nparts = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    for (int p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            (p == 0 && start_offset_p0 >= 0) ? start_offset_p0 : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    bool found = false;
+    int64_t deadline = sq_mono_us() + (int64_t)timeout_ms * 1000;
+    while (!found && sq_mono_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err && match(m, ctx))
+            found = true;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return found;
+}
+
+pid_t ts_spawn(char *const argv[], char *const extra_env[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; extra_env && extra_env[i]; i++)
+            putenv(extra_env[i]);
+        execv(argv[0], argv);
+        perror("execv");
+        _exit(127);
+    }
+    return pid;
+}
+
+int ts_stop(pid_t pid, bool hard)
+{
+    int status = 0;
+    kill(pid, hard ? SIGKILL : SIGTERM);
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+int ts_wait_exit(pid_t pid, int timeout_ms)
+{
+    int status;
+    for (int waited = 0; waited < timeout_ms; waited += 20) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        sq_sleep_ms(20);
+    }
+    return -1;
+}
+
+int ts_sh(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void ts_build_path(char *out, size_t outlen, const char *rel)
+{
+    const char *b = getenv("SHEQU_BUILD_DIR");
+    snprintf(out, outlen, "%s/%s", b ? b : ".", rel);
+}
+
+static const struct {
+    const char *name;
+    int partitions;
+} topic_set[] = {
+    { "reports.resident.v1", 6 }, { "alarms.device.v1", 6 }, { "events.property.v1", 6 },
+    { "feedback.resident.v1", 3 }, { "tickets.v1", 6 }, { "notify.v1", 3 }, { "deadletter.v1", 1 },
+};
+
+int ts_create_topic_set(const char *prefix)
+{
+    char name[256];
+    for (size_t i = 0; i < sizeof topic_set / sizeof topic_set[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, topic_set[i].name);
+        if (ts_create_topic(name, topic_set[i].partitions) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void ts_delete_topic_set(const char *prefix)
+{
+    char name[256];
+    for (size_t i = 0; i < sizeof topic_set / sizeof topic_set[0]; i++) {
+        snprintf(name, sizeof name, "%s%s", prefix, topic_set[i].name);
+        ts_delete_topic(name);
+    }
+}
