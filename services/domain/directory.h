@@ -50,6 +50,7 @@ int sq_directory_company_staff(const sq_directory *d, const char *company_id, co
 const sq_staff *sq_directory_manager(const sq_directory *d, const char *company_id);
 const sq_staff *sq_directory_supervisor(const sq_directory *d, const char *community_id);
 const sq_staff *sq_directory_street_officer(const sq_directory *d, const char *street_id);
+/* True if the person lists the category, or the wildcard skill "*". */
 bool sq_staff_has_skill(const sq_staff *s, const char *category);
 
 #endif
