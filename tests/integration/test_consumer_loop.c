@@ -54,9 +54,9 @@ static size_t report_bytes(uint8_t *buf, size_t cap, const char *event_id, int i
     return shequ__v1__resident_report__pack(&r, buf);
 }
 
-static pid_t start_consumer(const char *topic, const char *ns, const char *group, long crash_after)
+static pid_t start_consumer_admin(const char *topic, const char *ns, const char *group, long crash_after, int admin_port)
 {
-    static char env[8][256];
+    static char env[9][256];
     char path[512];
     ts_build_path(path, sizeof path, "tests/integration/loop_consumer");
     snprintf(env[0], sizeof env[0], "SHEQU_TEST_TOPIC=%s", topic);
@@ -66,9 +66,15 @@ static pid_t start_consumer(const char *topic, const char *ns, const char *group
     snprintf(env[4], sizeof env[4], "SHEQU_KAFKA_BATCH_MAX=20");
     snprintf(env[5], sizeof env[5], "SHEQU_KAFKA_BROKERS=%s", ts_env("KAFKA_BROKERS"));
     snprintf(env[6], sizeof env[6], "SHEQU_REDIS_URL=%s", ts_env("REDIS_URL"));
-    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], NULL };
+    snprintf(env[7], sizeof env[7], "SHEQU_ADMIN_PORT=%d", admin_port);
+    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], NULL };
     char *argv[] = { path, NULL };
     return ts_spawn(argv, e);
+}
+
+static pid_t start_consumer(const char *topic, const char *ns, const char *group, long crash_after)
+{
+    return start_consumer_admin(topic, ns, group, crash_after, 0);
 }
 
 static bool wait_for_count(const char *ns, long want, int timeout_ms)
@@ -198,9 +204,14 @@ static void poison_goes_to_deadletter_and_consumer_goes_on(void **state)
             assert_int_equal(ts_produce(topic, id, 36, buf, len), 0);
         }
     }
-    pid_t pid = start_consumer(topic, ns, group, 0);
+    pid_t pid = start_consumer_admin(topic, ns, group, 0, 19190);
     assert_true(wait_for_count(ns, 11, 60000));
     sq_sleep_ms(500);
+    /* the admin endpoint reports health and the counts */
+    assert_int_equal(ts_sh("curl -sf http://127.0.0.1:19190/healthz | grep -q '\"status\":\"ok\"'"), 0);
+    assert_int_equal(ts_sh("curl -sf http://127.0.0.1:19190/metrics | grep -q '^shequ_deadletters_total 2$'"), 0);
+    assert_int_equal(ts_sh("curl -sf http://127.0.0.1:19190/metrics | grep -q '^shequ_messages_in_total{topic=\"t'"), 0);
+    assert_int_not_equal(ts_sh("curl -sf http://127.0.0.1:19190/nope"), 0);
     int st = ts_stop(pid, false);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(redis_long("SCARD %s:done", ns), 11);
