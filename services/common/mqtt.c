@@ -153,8 +153,6 @@ sq_mqtt *sq_mqtt_new(const sq_mqtt_options *o, char *err, size_t errlen)
     snprintf(m->password, sizeof m->password, "%s", o->password ? o->password : "");
     pthread_mutex_init(&m->lock, NULL);
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-    co.sendWhileDisconnected = 0;
-    co.maxBufferedMessages = 0;
     int rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
                                          o->persist_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
                                          (void *)o->persist_dir, &co);

@@ -35,7 +35,8 @@ static sq_mqtt *client(const char *id, const char *user, const char *pw)
                           .client_id = id, .user = user, .password = pw, .clean_session = true };
     char err[256];
     sq_mqtt *m = sq_mqtt_new(&o, err, sizeof err);
-    assert_non_null(m);
+    if (!m)
+        fail_msg("%s", err);
     return m;
 }
 
