@@ -1,0 +1,135 @@
+/*
+ * map.c — open addressing with tombstones, grown at 70 % load.
+ */
+#include "map.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TOMBSTONE ((char *)1)
+
+typedef struct {
+    char *key;
+    void *value;
+} slot;
+
+struct sq_map {
+    slot *slots;
+    size_t cap, len, used; /* used = live + tombstones */
+};
+
+sq_map *sq_map_new(size_t initial)
+{
+    sq_map *m = calloc(1, sizeof *m);
+    size_t cap = 16;
+    while (cap < initial * 2)
+        cap *= 2;
+    m->slots = calloc(cap, sizeof *m->slots);
+    m->cap = cap;
+    return m;
+}
+
+void sq_map_free(sq_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key && m->slots[i].key != TOMBSTONE)
+            free(m->slots[i].key);
+    free(m->slots);
+    free(m);
+}
+
+static size_t find(const sq_map *m, const char *key, bool *found)
+{
+    size_t mask = m->cap - 1, i = sq_fnv1a(key, strlen(key)) & mask, first_free = (size_t)-1;
+    for (;;) {
+        slot *s = &m->slots[i];
+        if (!s->key) {
+            *found = false;
+            return first_free != (size_t)-1 ? first_free : i;
+        }
+        if (s->key == TOMBSTONE) {
+            if (first_free == (size_t)-1)
+                first_free = i;
+        } else if (strcmp(s->key, key) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static void grow(sq_map *m)
+{
+    slot *old = m->slots;
+    size_t oldcap = m->cap;
+    m->cap = m->len * 4 > oldcap ? oldcap * 2 : oldcap;
+    m->slots = calloc(m->cap, sizeof *m->slots);
+    m->used = m->len;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].key && old[i].key != TOMBSTONE) {
+            bool found;
+            size_t j = find(m, old[i].key, &found);
+            m->slots[j] = old[i];
+        }
+    free(old);
+}
+
+void *sq_map_get(const sq_map *m, const char *key)
+{
+    bool found;
+    size_t i = find(m, key, &found);
+    return found ? m->slots[i].value : NULL;
+}
+
+void *sq_map_put(sq_map *m, const char *key, void *value)
+{
+    if ((m->used + 1) * 10 >= m->cap * 7)
+        grow(m);
+    bool found;
+    size_t i = find(m, key, &found);
+    if (found) {
+        void *prev = m->slots[i].value;
+        m->slots[i].value = value;
+        return prev;
+    }
+    if (!m->slots[i].key)
+        m->used++;
+    m->slots[i].key = strdup(key);
+    m->slots[i].value = value;
+    m->len++;
+    return NULL;
+}
+
+void *sq_map_del(sq_map *m, const char *key)
+{
+    bool found;
+    size_t i = find(m, key, &found);
+    if (!found)
+        return NULL;
+    void *v = m->slots[i].value;
+    free(m->slots[i].key);
+    m->slots[i].key = TOMBSTONE;
+    m->slots[i].value = NULL;
+    m->len--;
+    return v;
+}
+
+size_t sq_map_len(const sq_map *m) { return m->len; }
+
+void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        slot *s = &m->slots[i];
+        if (!s->key || s->key == TOMBSTONE)
+            continue;
+        if (fn(ctx, s->key, s->value)) {
+            free(s->key);
+            s->key = TOMBSTONE;
+            s->value = NULL;
+            m->len--;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * map.h — a string-keyed hash map (open addressing, linear probing). Keys are
+ * copied; values are borrowed pointers the caller owns. Single-threaded.
+ */
+#ifndef SQ_MAP_H
+#define SQ_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sq_map sq_map;
+
+sq_map *sq_map_new(size_t initial);
+/* Frees the map and its keys; values are the caller's. Accepts NULL. */
+void sq_map_free(sq_map *m);
+void *sq_map_get(const sq_map *m, const char *key);
+/* Inserts or replaces; returns the previous value (or NULL). */
+void *sq_map_put(sq_map *m, const char *key, void *value);
+/* Removes; returns the value that was there (or NULL). */
+void *sq_map_del(sq_map *m, const char *key);
+size_t sq_map_len(const sq_map *m);
+/* Calls fn for every entry; fn returns non-zero to delete that entry (after fn has freed the value). */
+void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx);
+
+#endif
