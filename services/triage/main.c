@@ -1,0 +1,68 @@
+/*
+ * triage — reports.resident.v1 + alarms.device.v1 → tickets.v1 + notify.v1.
+ */
+#include "pg.h"
+#include "triage.h"
+
+#include <stdlib.h>
+
+static sq_service svc;
+static char *pg_dsn_unused;
+static sq_option opts[] = {
+    SQ_OPTIONS_COMMON(&svc.cfg),
+    { 0 },
+};
+
+static const char usage[] = "usage: triage [options]\n"
+                            "Classifies resident reports and device alarms into tickets with deadlines,\n"
+                            "merges duplicates, flags repeats and assigns staff.";
+
+int main(int argc, char **argv)
+{
+    (void)pg_dsn_unused;
+    int rc = sq_service_init(&svc, "triage", opts, usage, argc, argv);
+    if (rc != SQ_OK)
+        return rc == 1 ? 0 : 2;
+    char err[512];
+    const char *rules_path = *svc.cfg.rules_file ? svc.cfg.rules_file : "deploy/rules/shequ.rules";
+    sq_rules *rules = sq_rules_load(rules_path, err, sizeof err);
+    if (!rules) {
+        log_error("rules.invalid", "error=\"%s\"", err);
+        return 2;
+    }
+    if (sq_service_open_producer(&svc, NULL) != SQ_OK)
+        return 2;
+    sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 10000, "triage");
+    sq_admin_add_check(svc.admin, "postgres", sq_pg_health, svc.cfg.pg_dsn);
+    sq_directory *dir = sq_directory_new(pg);
+    sq_directory_refresh(dir, 0);
+
+    triage_topics topics = { sq_topic_name(&svc.cfg, "reports.resident.v1"), sq_topic_name(&svc.cfg, "alarms.device.v1"),
+                             sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "notify.v1") };
+    sq_emitter em = { svc.producer, topics.tickets, topics.notify, svc.cfg.service };
+    triage *t = triage_new(rules, dir, &em, &topics);
+
+    long n = sq_ticketlog_replay(&svc.cfg, topics.tickets, triage_apply_log, t, err, sizeof err);
+    if (n < 0) {
+        log_error("replay.failed", "error=\"%s\"", err);
+        return 1;
+    }
+    log_info("replay.done", "events=%ld tickets=%zu", n, triage_ticket_count(t));
+
+    const char *subs[] = { topics.reports, topics.alarms, topics.tickets, NULL };
+    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
+    if (!c) {
+        log_error("consumer.failed", "error=\"%s\"", err);
+        return 2;
+    }
+    sq_handler h = { .handle = triage_handle, .tick = triage_tick };
+    rc = sq_consumer_run(c, &h, t, &sq_running);
+
+    sq_consumer_close(c);
+    triage_free(t);
+    sq_directory_free(dir);
+    sq_pg_free(pg);
+    sq_rules_free(rules);
+    sq_service_close(&svc);
+    return rc == SQ_OK ? 0 : 1;
+}

@@ -1,0 +1,621 @@
+/*
+ * triage.c — the decisions of triage.h wired to the bus.
+ */
+#include "triage.h"
+#include "assign.h"
+#include "map.h"
+#include "phone.h"
+#include "shequ/v1/alarm.pb-c.h"
+#include "shequ/v1/report.pb-c.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_REPEATS 64
+
+typedef struct entry {
+    sq_ticket t;
+    int64_t offset;          /* last tickets.v1 offset applied (-1: only local) */
+    uint8_t phone[SQ_PHONE_SEALED_MAX];
+    size_t phone_len;
+} entry;
+
+typedef struct repeat_list {
+    int64_t times[MAX_REPEATS];
+    int n;
+} repeat_list;
+
+struct triage {
+    const sq_rules *rules;
+    sq_directory *dir;
+    const sq_emitter *em;
+    triage_topics topics;
+    sq_map *tickets;   /* ticket_id → entry */
+    sq_map *by_place;  /* community|building|category → entry (newest open) */
+    sq_map *by_device; /* device_id|type → entry */
+    sq_map *repeats;   /* community|building|category → repeat_list */
+    sq_map *load;      /* staff_id → open tickets (intptr_t) */
+    sq_map *seen;      /* input event ids already answered */
+    unsigned rr;
+    int64_t last_gc_us;
+    sq_metric *m_created, *m_merged, *m_occurrence;
+};
+
+static void place_key(char *out, size_t n, const char *community, const char *building, const char *category)
+{
+    snprintf(out, n, "%s|%s|%s", community, building, category);
+}
+
+static void load_add(triage *tr, const char *staff, int delta)
+{
+    if (!staff || !*staff)
+        return;
+    intptr_t v = (intptr_t)sq_map_get(tr->load, staff) + delta;
+    sq_map_put(tr->load, staff, (void *)(v > 0 ? v : 0));
+}
+
+static int load_of(triage *tr, const char *staff) { return (int)(intptr_t)sq_map_get(tr->load, staff); }
+
+/* Replaces an entry's ticket, keeping the indexes and the staff load right. */
+static void entry_set(triage *tr, entry *e, const sq_ticket *nt)
+{
+    bool was_open = sq_status_open(e->t.status);
+    if (was_open)
+        load_add(tr, e->t.assignee_id, -1);
+    int rc = e->t.reporter_count, oc = e->t.occurrence_count, lvl = e->t.escalation_level;
+    e->t = *nt;
+    if (e->t.reporter_count < rc)
+        e->t.reporter_count = rc;
+    if (e->t.occurrence_count < oc)
+        e->t.occurrence_count = oc;
+    if (e->t.escalation_level < lvl)
+        e->t.escalation_level = lvl;
+    bool open = sq_status_open(e->t.status);
+    if (open)
+        load_add(tr, e->t.assignee_id, 1);
+    char key[256];
+    if (e->t.building[0] || e->t.category[0]) {
+        place_key(key, sizeof key, e->t.community_id, e->t.building, e->t.category);
+        entry *cur = sq_map_get(tr->by_place, key);
+        if (open && e->t.status != SQ_ST_MERGED && (!cur || cur->t.created_us <= e->t.created_us))
+            sq_map_put(tr->by_place, key, e);
+        else if (!open && cur == e)
+            sq_map_del(tr->by_place, key);
+    }
+    if (e->t.device_id[0]) {
+        snprintf(key, sizeof key, "%s|%s", e->t.device_id, e->t.alarm_type);
+        if (e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED) {
+            if (sq_map_get(tr->by_device, key) == e)
+                sq_map_del(tr->by_device, key);
+        } else {
+            sq_map_put(tr->by_device, key, e);
+        }
+    }
+}
+
+static entry *entry_get(triage *tr, const char *ticket_id, bool create)
+{
+    entry *e = sq_map_get(tr->tickets, ticket_id);
+    if (!e && create) {
+        e = calloc(1, sizeof *e);
+        e->offset = -1;
+        sq_map_put(tr->tickets, ticket_id, e);
+    }
+    return e;
+}
+
+static void repeat_note(triage *tr, const sq_ticket *t)
+{
+    if (!t->building[0])
+        return;
+    char key[256];
+    place_key(key, sizeof key, t->community_id, t->building, t->category);
+    repeat_list *l = sq_map_get(tr->repeats, key);
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        sq_map_put(tr->repeats, key, l);
+    }
+    for (int i = 0; i < l->n; i++)
+        if (l->times[i] == t->created_us)
+            return;
+    if (l->n == MAX_REPEATS) {
+        memmove(l->times, l->times + 1, (MAX_REPEATS - 1) * sizeof l->times[0]);
+        l->n--;
+    }
+    l->times[l->n++] = t->created_us;
+}
+
+triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics)
+{
+    triage *tr = calloc(1, sizeof *tr);
+    tr->rules = rules;
+    tr->dir = dir;
+    tr->em = em;
+    tr->topics = *topics;
+    tr->tickets = sq_map_new(1024);
+    tr->by_place = sq_map_new(1024);
+    tr->by_device = sq_map_new(1024);
+    tr->repeats = sq_map_new(1024);
+    tr->load = sq_map_new(256);
+    tr->seen = sq_map_new(4096);
+    tr->m_created = sq_metric_counter("shequ_tickets_created_total", NULL, "tickets created");
+    tr->m_merged = sq_metric_counter("shequ_tickets_merged_total", NULL, "reports and alarms merged into an open ticket");
+    tr->m_occurrence = sq_metric_counter("shequ_alarm_occurrences_total", NULL, "repeat alarms added to an open ticket");
+    return tr;
+}
+
+static int free_value(void *ctx, const char *k, void *v)
+{
+    free(v);
+    return 1;
+}
+
+static int drop(void *ctx, const char *k, void *v) { return 1; }
+
+void triage_free(triage *tr)
+{
+    if (!tr)
+        return;
+    sq_map_each(tr->by_place, drop, NULL);
+    sq_map_each(tr->by_device, drop, NULL);
+    sq_map_each(tr->tickets, free_value, NULL);
+    sq_map_each(tr->repeats, free_value, NULL);
+    sq_map_free(tr->tickets);
+    sq_map_free(tr->by_place);
+    sq_map_free(tr->by_device);
+    sq_map_free(tr->repeats);
+    sq_map_free(tr->load);
+    sq_map_free(tr->seen);
+    free(tr);
+}
+
+void triage_set_rules(triage *tr, const sq_rules *rules) { tr->rules = rules; }
+size_t triage_ticket_count(const triage *tr) { return sq_map_len(tr->tickets); }
+
+void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
+{
+    triage *tr = arg;
+    if (ev->cause_event_id && *ev->cause_event_id)
+        sq_map_put(tr->seen, ev->cause_event_id, (void *)1);
+    if (!ev->ticket_id || !*ev->ticket_id)
+        return;
+    entry *e = entry_get(tr, ev->ticket_id, ev->state != NULL);
+    if (!e || (offset >= 0 && offset <= e->offset))
+        return;
+    if (offset >= 0)
+        e->offset = offset;
+    if (ev->state) {
+        sq_ticket nt;
+        sq_ticket_from_state(&nt, ev->state);
+        entry_set(tr, e, &nt);
+        if (ev->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED)
+            repeat_note(tr, &e->t);
+        return;
+    }
+    switch (ev->body_case) {
+    case SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE:
+        if (ev->occurrence->occurrence_count > e->t.occurrence_count)
+            e->t.occurrence_count = ev->occurrence->occurrence_count;
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_MERGED:
+        if (ev->merged->reporter_count > e->t.reporter_count)
+            e->t.reporter_count = ev->merged->reporter_count;
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_ESCALATED:
+        if (ev->escalated->level > e->t.escalation_level)
+            e->t.escalation_level = ev->escalated->level;
+        break;
+    default:
+        break;
+    }
+}
+
+/* --------------------------------------------------------------- emitting */
+
+static int emit(triage *tr, Shequ__V1__TicketEvent *ev, entry *e, bool with_state, const char *type,
+                const char *actor, const char *cause, int64_t at, char id[SQ_UUID_LEN])
+{
+    int rc = sq_emit_ticket_event(tr->em, ev, &e->t, with_state, type, actor, cause, at, id);
+    if (rc == SQ_OK)
+        sq_map_put(tr->seen, cause, (void *)1);
+    return rc;
+}
+
+static void summarize(sq_ticket *t, const sq_category *cat)
+{
+    if (t->building[0] && t->unit[0])
+        snprintf(t->summary, sizeof t->summary, "%s %s栋%s单元", cat->name_zh, t->building, t->unit);
+    else if (t->building[0])
+        snprintf(t->summary, sizeof t->summary, "%s %s栋", cat->name_zh, t->building);
+    else
+        snprintf(t->summary, sizeof t->summary, "%s", cat->name_zh);
+}
+
+/* Picks the assignee: eligible staff with fewest open tickets, else the manager (flagged). */
+static void assign(triage *tr, sq_ticket *t, int *open_load)
+{
+    sq_directory_refresh(tr->dir, 5000);
+    const sq_community *c = sq_directory_community(tr->dir, t->community_id);
+    t->fallback = true;
+    t->assignee_id[0] = '\0';
+    *open_load = 0;
+    if (!c) {
+        log_warn("assign.unknown_community", "ticket=%s community=%s", t->ticket_id, t->community_id);
+        return;
+    }
+    snprintf(t->company_id, sizeof t->company_id, "%s", c->company_id);
+    const sq_staff *const *staff;
+    int n = sq_directory_company_staff(tr->dir, c->company_id, &staff);
+    int *open = calloc((size_t)(n > 0 ? n : 1), sizeof *open);
+    for (int i = 0; i < n; i++)
+        open[i] = load_of(tr, staff[i]->staff_id);
+    int pick = sq_assign_choose(staff, n, open, t->category, tr->rr++);
+    if (pick >= 0) {
+        snprintf(t->assignee_id, sizeof t->assignee_id, "%s", staff[pick]->staff_id);
+        t->fallback = false;
+        *open_load = open[pick];
+        free(open);
+        return;
+    }
+    free(open);
+    const sq_staff *m = sq_directory_manager(tr->dir, c->company_id);
+    if (m) {
+        snprintf(t->assignee_id, sizeof t->assignee_id, "%s", m->staff_id);
+        *open_load = load_of(tr, m->staff_id);
+    }
+    log_warn("assign.fallback", "ticket=%s company=%s category=%s manager=%s", t->ticket_id, c->company_id,
+             t->category, m ? m->staff_id : "none");
+}
+
+static const char *supervisor_of(triage *tr, const char *community)
+{
+    const sq_staff *s = sq_directory_supervisor(tr->dir, community);
+    return s ? s->community_id : community; /* supervisors are addressed by community */
+}
+
+/* Creates a new ticket: created + assigned events and the notifications. */
+static int create_ticket(triage *tr, entry *e, const sq_category *cat, const char *cause, int64_t at,
+                         const char *description)
+{
+    sq_ticket *t = &e->t;
+    summarize(t, cat);
+    sq_ticket_start_clocks(t, tr->rules, at);
+    const sq_settings *s = sq_rules_settings(tr->rules);
+    char key[256];
+    place_key(key, sizeof key, t->community_id, t->building, t->category);
+    repeat_list *rl = t->building[0] ? sq_map_get(tr->repeats, key) : NULL;
+    int repeats = 1 + (rl ? sq_repeat_count(rl->times, rl->n, at, s->repeat_window_us) : 0);
+    t->repeat = t->building[0] && repeats >= s->repeat_threshold;
+    int load;
+    assign(tr, t, &load);
+    t->status = SQ_ST_ASSIGNED;
+    t->reporter_count = t->reporter_count ? t->reporter_count : (t->source[0] == 'r');
+    char created_id[SQ_UUID_LEN], assigned_id[SQ_UUID_LEN];
+    Shequ__V1__TicketEvent ev = SHEQU__V1__TICKET_EVENT__INIT;
+    Shequ__V1__Created cr = SHEQU__V1__CREATED__INIT;
+    cr.origin_id = t->origin_id;
+    cr.source = t->source;
+    cr.category = t->category;
+    cr.tier = t->tier;
+    cr.repeat = t->repeat;
+    cr.repeat_count = repeats;
+    cr.description = (char *)(description ? description : "");
+    ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_CREATED;
+    ev.created = &cr;
+    int rc = sq_emit_ticket_event(tr->em, &ev, t, true, "created", "triage", cause, at, created_id);
+    Shequ__V1__Assigned as = SHEQU__V1__ASSIGNED__INIT;
+    as.assignee_id = t->assignee_id;
+    as.company_id = t->company_id;
+    as.fallback = t->fallback;
+    as.open_load = load;
+    ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED;
+    ev.assigned = &as;
+    if (rc == SQ_OK)
+        rc = emit(tr, &ev, e, true, "assigned", "triage", cause, at, assigned_id);
+    if (rc != SQ_OK)
+        return rc;
+    entry_set(tr, e, t);
+    repeat_note(tr, t);
+    sq_metric_add(tr->m_created, 1);
+    const sq_emitter *em = tr->em;
+    sq_emit_notification(em, t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF, t->assignee_id,
+                         t->fallback ? "assigned_fallback" : "assigned", assigned_id, NULL, 0, e->phone, e->phone_len);
+    if (t->reporter_id[0])
+        sq_emit_notification(em, t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_RESIDENT, t->reporter_id, "assigned",
+                             assigned_id, NULL, 0, NULL, 0);
+    if (strcmp(t->tier, "urgent") == 0)
+        sq_emit_notification(em, t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_SUPERVISOR,
+                             supervisor_of(tr, t->community_id), "urgent", created_id, NULL, 0, NULL, 0);
+    if (t->repeat)
+        sq_emit_notification(em, t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_SUPERVISOR,
+                             supervisor_of(tr, t->community_id), "repeat", created_id, "repeat", repeats, NULL, 0);
+    log_info("ticket.created", "ticket=%s tier=%s category=%s assignee=%s%s%s", t->ticket_id, t->tier, t->category,
+             t->assignee_id, t->fallback ? " fallback=true" : "", t->repeat ? " repeat=true" : "");
+    return SQ_OK;
+}
+
+/* An open ticket for the same place and category within the merge window, or NULL. */
+static entry *merge_target(triage *tr, const sq_ticket *t, int64_t at)
+{
+    if (!t->building[0])
+        return NULL;
+    char key[256];
+    place_key(key, sizeof key, t->community_id, t->building, t->category);
+    entry *e = sq_map_get(tr->by_place, key);
+    if (e && sq_status_open(e->t.status) &&
+        sq_merge_within(e->t.created_us, at, sq_rules_settings(tr->rules)->merge_window_us))
+        return e;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ inputs */
+
+static void copy_str(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+#define COPY(dst, src) copy_str(dst, sizeof dst, src)
+
+static int64_t bus_time_us(const rd_kafka_message_t *m)
+{
+    int64_t ms = rd_kafka_message_timestamp(m, NULL);
+    return ms > 0 ? ms * 1000 : sq_now_us();
+}
+
+static int handle_report(triage *tr, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    Shequ__V1__ResidentReport *r = shequ__v1__resident_report__unpack(NULL, m->len, m->payload);
+    if (!r)
+        return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "decode_error"), "not a ResidentReport");
+    int rc = SQ_OK;
+    const char *missing = !r->header || !*r->header->event_id ? "header.event_id"
+                          : !*r->header->community_id          ? "header.community_id"
+                          : !*r->report_id                     ? "report_id"
+                          : !*r->reporter_id                   ? "reporter_id"
+                          : !*r->category                      ? "category"
+                                                               : NULL;
+    const sq_category *cat = missing ? NULL : sq_rules_category(tr->rules, r->category);
+    if (missing) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "missing_field"), "%s is empty", missing);
+        goto out;
+    }
+    if (!cat) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "unknown_category"), "category '%.64s'", r->category);
+        goto out;
+    }
+    const char *cause = r->header->event_id;
+    char ticket_id[SQ_UUID_LEN];
+    sq_uuid5(ticket_id, "ticket", r->report_id, strlen(r->report_id));
+    if (sq_map_get(tr->seen, cause) || sq_map_get(tr->tickets, ticket_id))
+        goto out; /* already answered (redelivery or replay) */
+    int64_t at = bus_time_us(m);
+    sq_ticket t = { 0 };
+    COPY(t.ticket_id, ticket_id);
+    COPY(t.community_id, r->header->community_id);
+    COPY(t.source, "report");
+    COPY(t.category, cat->code);
+    const char *kw = sq_rules_keyword_tier(tr->rules, r->description);
+    COPY(t.tier, kw ? kw : cat->tier);
+    COPY(t.building, r->building);
+    COPY(t.unit, r->unit);
+    COPY(t.origin_id, r->report_id);
+    COPY(t.reporter_id, r->reporter_id);
+    if (r->location) {
+        t.has_location = true;
+        t.lat = r->location->lat;
+        t.lon = r->location->lon;
+    }
+    t.reporter_count = 1;
+    entry *target = merge_target(tr, &t, at);
+    if (target) {
+        target->t.reporter_count++;
+        Shequ__V1__TicketEvent ev = SHEQU__V1__TICKET_EVENT__INIT;
+        Shequ__V1__Merged mg = SHEQU__V1__MERGED__INIT;
+        mg.from_ticket_id = t.ticket_id;
+        mg.origin_id = t.origin_id;
+        mg.reporter_id = t.reporter_id;
+        mg.reporter_count = target->t.reporter_count;
+        ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_MERGED;
+        ev.merged = &mg;
+        rc = emit(tr, &ev, target, false, "merged", "triage", cause, at, NULL);
+        t.status = SQ_ST_MERGED;
+        COPY(t.merged_into, target->t.ticket_id);
+        summarize(&t, cat);
+        t.created_us = t.updated_us = at;
+        entry *ne = entry_get(tr, t.ticket_id, true);
+        ne->t = t;
+        Shequ__V1__Merged mg2 = SHEQU__V1__MERGED__INIT;
+        mg2.into_ticket_id = target->t.ticket_id;
+        mg2.origin_id = t.origin_id;
+        mg2.reporter_id = t.reporter_id;
+        mg2.reporter_count = target->t.reporter_count;
+        ev.merged = &mg2;
+        char id[SQ_UUID_LEN];
+        if (rc == SQ_OK)
+            rc = emit(tr, &ev, ne, true, "merged", "triage", cause, at, id);
+        if (rc == SQ_OK)
+            sq_emit_notification(tr->em, &target->t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_RESIDENT, t.reporter_id,
+                                 "merged", id, NULL, 0, NULL, 0);
+        sq_metric_add(tr->m_merged, 1);
+        log_info("ticket.merged", "report=%s into=%s reporters=%d", r->report_id, target->t.ticket_id,
+                 target->t.reporter_count);
+        goto out;
+    }
+    entry *e = entry_get(tr, t.ticket_id, true);
+    e->t = t;
+    e->t.status = SQ_ST_UNKNOWN;
+    if (r->phone_sealed.len && r->phone_sealed.len <= sizeof e->phone) {
+        memcpy(e->phone, r->phone_sealed.data, r->phone_sealed.len);
+        e->phone_len = r->phone_sealed.len;
+    }
+    sq_ticket nt = t;
+    e->t = nt;
+    rc = create_ticket(tr, e, cat, cause, at, r->description);
+out:
+    shequ__v1__resident_report__free_unpacked(r, NULL);
+    return rc;
+}
+
+static int handle_alarm(triage *tr, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    Shequ__V1__DeviceAlarm *a = shequ__v1__device_alarm__unpack(NULL, m->len, m->payload);
+    if (!a)
+        return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "decode_error"), "not a DeviceAlarm");
+    int rc = SQ_OK;
+    const char *missing = !a->header || !*a->header->event_id ? "header.event_id"
+                          : !*a->header->community_id          ? "header.community_id"
+                          : !*a->alarm_id                      ? "alarm_id"
+                          : !*a->device_id                     ? "device_id"
+                          : !*a->type                          ? "type"
+                          : a->state == SHEQU__V1__ALARM_STATE__ALARM_STATE_UNSPECIFIED ? "state"
+                                                               : NULL;
+    const char *tier = NULL;
+    const sq_category *cat = missing ? NULL : sq_rules_alarm_category(tr->rules, a->type, &tier);
+    if (missing) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "missing_field"), "%s is empty", missing);
+        goto out;
+    }
+    if (!cat) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "unknown_alarm_type"), "type '%.64s'", a->type);
+        goto out;
+    }
+    const char *cause = a->header->event_id;
+    if (sq_map_get(tr->seen, cause))
+        goto out;
+    int64_t at = bus_time_us(m);
+    char key[256];
+    snprintf(key, sizeof key, "%s|%s", a->device_id, a->type);
+    entry *e = sq_map_get(tr->by_device, key);
+    Shequ__V1__TicketEvent ev = SHEQU__V1__TICKET_EVENT__INIT;
+    char id[SQ_UUID_LEN];
+    const sq_settings *s = sq_rules_settings(tr->rules);
+    if (a->state == SHEQU__V1__ALARM_STATE__ALARM_STATE_CLEARED) {
+        if (!e) {
+            log_info("alarm.cleared_without_ticket", "device=%s type=%s", a->device_id, a->type);
+            goto out;
+        }
+        Shequ__V1__DeviceCleared dc = SHEQU__V1__DEVICE_CLEARED__INIT;
+        dc.alarm_id = a->alarm_id;
+        dc.device_id = a->device_id;
+        ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_DEVICE_CLEARED;
+        ev.device_cleared = &dc;
+        rc = emit(tr, &ev, e, false, "device_cleared", a->device_id, cause, at, id);
+        if (rc == SQ_OK && e->t.status == SQ_ST_RESOLVED) { /* the repair is confirmed */
+            sq_ticket nt = e->t;
+            nt.status = SQ_ST_CLOSED;
+            nt.closed_us = nt.updated_us = at;
+            e->t = nt;
+            Shequ__V1__Closed cl = SHEQU__V1__CLOSED__INIT;
+            cl.reason = "device_cleared";
+            ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_CLOSED;
+            ev.closed = &cl;
+            rc = emit(tr, &ev, e, true, "closed", a->device_id, cause, at, id);
+            entry_set(tr, e, &nt);
+        }
+        goto out;
+    }
+    if (e && e->t.status == SQ_ST_RESOLVED && at - e->t.resolved_us <= s->alarm_reopen_window_us) {
+        sq_ticket nt = e->t;
+        sq_ticket_reopen(&nt, at);
+        e->t = nt;
+        Shequ__V1__Reopened ro = SHEQU__V1__REOPENED__INIT;
+        ro.reason = "alarm_returned";
+        ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_REOPENED;
+        ev.reopened = &ro;
+        rc = emit(tr, &ev, e, true, "reopened", a->device_id, cause, at, id);
+        entry_set(tr, e, &nt);
+        if (rc == SQ_OK)
+            sq_emit_notification(tr->em, &e->t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF, e->t.assignee_id,
+                                 "reopened", id, "alarm_returned", 0, NULL, 0);
+        goto out;
+    }
+    if (!e || !sq_status_open(e->t.status)) {
+        sq_ticket probe = { 0 };
+        COPY(probe.community_id, a->header->community_id);
+        COPY(probe.building, a->building);
+        COPY(probe.category, cat->code);
+        e = merge_target(tr, &probe, at); /* a camera and a resident reporting the same thing */
+        if (e && !e->t.device_id[0]) {
+            COPY(e->t.device_id, a->device_id);
+            COPY(e->t.alarm_type, a->type);
+            sq_map_put(tr->by_device, key, e);
+        }
+    }
+    if (e && sq_status_open(e->t.status)) {
+        e->t.occurrence_count++;
+        Shequ__V1__Occurrence oc = SHEQU__V1__OCCURRENCE__INIT;
+        oc.alarm_id = a->alarm_id;
+        oc.device_id = a->device_id;
+        oc.level = a->level;
+        oc.occurrence_count = e->t.occurrence_count;
+        ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE;
+        ev.occurrence = &oc;
+        rc = emit(tr, &ev, e, false, "occurrence", a->device_id, cause, at, id);
+        sq_metric_add(tr->m_occurrence, 1);
+        goto out;
+    }
+    char ticket_id[SQ_UUID_LEN];
+    sq_uuid5(ticket_id, "ticket", a->alarm_id, strlen(a->alarm_id));
+    if (sq_map_get(tr->tickets, ticket_id))
+        goto out;
+    e = entry_get(tr, ticket_id, true);
+    sq_ticket *t = &e->t;
+    COPY(t->ticket_id, ticket_id);
+    COPY(t->community_id, a->header->community_id);
+    COPY(t->source, "alarm");
+    COPY(t->category, cat->code);
+    COPY(t->tier, tier);
+    COPY(t->building, a->building);
+    COPY(t->unit, a->unit);
+    COPY(t->origin_id, a->alarm_id);
+    COPY(t->device_id, a->device_id);
+    COPY(t->alarm_type, a->type);
+    t->occurrence_count = 1;
+    rc = create_ticket(tr, e, cat, cause, at, a->type);
+out:
+    shequ__v1__device_alarm__free_unpacked(a, NULL);
+    return rc;
+}
+
+int triage_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    triage *tr = arg;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (strcmp(topic, tr->topics.tickets) == 0) {
+        Shequ__V1__TicketEvent *ev = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
+        if (ev) { /* an undecodable log event is the recorder's to report, not ours */
+            triage_apply_log(tr, ev, m->partition, m->offset);
+            shequ__v1__ticket_event__free_unpacked(ev, NULL);
+        }
+        return SQ_OK;
+    }
+    if (strcmp(topic, tr->topics.reports) == 0)
+        return handle_report(tr, m, reason, rlen, detail, dlen);
+    return handle_alarm(tr, m, reason, rlen, detail, dlen);
+}
+
+/* Forgets closed tickets (and their seen input ids stay: they are small) after the reopen window. */
+static int gc_ticket(void *ctx, const char *key, void *value)
+{
+    triage *tr = ctx;
+    entry *e = value;
+    int64_t now = sq_now_us(), keep = sq_rules_settings(tr->rules)->alarm_reopen_window_us;
+    bool done = e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED;
+    if (!done || now - e->t.updated_us < keep)
+        return 0;
+    char k[256];
+    snprintf(k, sizeof k, "%s|%s", e->t.device_id, e->t.alarm_type);
+    if (e->t.device_id[0] && sq_map_get(tr->by_device, k) == e)
+        sq_map_del(tr->by_device, k);
+    free(e);
+    return 1;
+}
+
+void triage_tick(void *arg)
+{
+    triage *tr = arg;
+    int64_t now = sq_mono_us();
+    if (now - tr->last_gc_us > 60 * SQ_US_PER_S) {
+        tr->last_gc_us = now;
+        sq_map_each(tr->tickets, gc_ticket, tr);
+    }
+    sq_directory_refresh(tr->dir, 5000);
+}

@@ -1,0 +1,35 @@
+/*
+ * triage.h — turns resident reports and device alarms into tickets:
+ * classification, deadlines, merging, repeat detection, assignment.
+ *
+ * State is in memory and rebuilt at start-up by replaying tickets.v1 (the
+ * source of truth), then kept current by consuming tickets.v1 alongside the
+ * inputs. Every input event id that already produced a ticket event is
+ * remembered (from the log's cause_event_id), so a redelivered input after a
+ * crash produces nothing new.
+ */
+#ifndef TRIAGE_H
+#define TRIAGE_H
+
+#include "directory.h"
+#include "rules.h"
+#include "service.h"
+#include "ticketlog.h"
+
+typedef struct triage triage;
+
+typedef struct triage_topics {
+    const char *reports, *alarms, *tickets, *notify;
+} triage_topics;
+
+triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics);
+void triage_free(triage *t);
+void triage_set_rules(triage *t, const sq_rules *rules);
+/* Replay callback for sq_ticketlog_replay. */
+void triage_apply_log(void *t, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
+/* Consumer-loop handler for reports, alarms and tickets.v1. */
+int triage_handle(void *t, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);
+void triage_tick(void *t);
+size_t triage_ticket_count(const triage *t);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * workflow — events.property.v1 + feedback.resident.v1 → tickets.v1 + notify.v1.
+ */
+#include "pg.h"
+#include "workflow.h"
+
+static sq_service svc;
+static long hold_s;
+static bool reopen_on_unsatisfied;
+static sq_option opts[] = {
+    SQ_OPTIONS_COMMON(&svc.cfg),
+    { "unknown_ticket_hold_s", SQ_OPT_INT, "30", 0, 3600,
+      "how long an action for a ticket not seen yet is retried before it is dead-lettered", &hold_s, "" },
+    { "reopen_on_unsatisfied", SQ_OPT_BOOL, "true", 0, 0, "an unsatisfied rating reopens the ticket",
+      &reopen_on_unsatisfied, "" },
+    { 0 },
+};
+
+static const char usage[] = "usage: workflow [options]\n"
+                            "Applies staff actions and residents' ratings to tickets, enforcing the lifecycle.";
+
+int main(int argc, char **argv)
+{
+    int rc = sq_service_init(&svc, "workflow", opts, usage, argc, argv);
+    if (rc != SQ_OK)
+        return rc == 1 ? 0 : 2;
+    char err[512];
+    sq_rules *rules = sq_rules_load(*svc.cfg.rules_file ? svc.cfg.rules_file : "deploy/rules/shequ.rules", err, sizeof err);
+    if (!rules) {
+        log_error("rules.invalid", "error=\"%s\"", err);
+        return 2;
+    }
+    if (sq_service_open_producer(&svc, NULL) != SQ_OK)
+        return 2;
+    sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 10000, "workflow");
+    sq_admin_add_check(svc.admin, "postgres", sq_pg_health, svc.cfg.pg_dsn);
+    sq_directory *dir = sq_directory_new(pg);
+    sq_directory_refresh(dir, 0);
+
+    workflow_options o = { sq_topic_name(&svc.cfg, "events.property.v1"), sq_topic_name(&svc.cfg, "feedback.resident.v1"),
+                           sq_topic_name(&svc.cfg, "tickets.v1"), hold_s * SQ_US_PER_S, reopen_on_unsatisfied };
+    sq_emitter em = { svc.producer, o.tickets_topic, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
+    workflow *w = workflow_new(rules, dir, &em, &o);
+    long n = sq_ticketlog_replay(&svc.cfg, o.tickets_topic, workflow_apply_log, w, err, sizeof err);
+    if (n < 0) {
+        log_error("replay.failed", "error=\"%s\"", err);
+        return 1;
+    }
+    log_info("replay.done", "events=%ld tickets=%zu", n, workflow_ticket_count(w));
+
+    const char *subs[] = { o.actions_topic, o.feedback_topic, o.tickets_topic, NULL };
+    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
+    if (!c) {
+        log_error("consumer.failed", "error=\"%s\"", err);
+        return 2;
+    }
+    sq_handler h = { .handle = workflow_handle, .tick = workflow_tick };
+    rc = sq_consumer_run(c, &h, w, &sq_running);
+
+    sq_consumer_close(c);
+    workflow_free(w);
+    sq_directory_free(dir);
+    sq_pg_free(pg);
+    sq_rules_free(rules);
+    sq_service_close(&svc);
+    return rc == SQ_OK ? 0 : 1;
+}

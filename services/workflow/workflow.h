@@ -1,0 +1,34 @@
+/*
+ * workflow.h — applies staff actions and resident feedback to tickets,
+ * enforcing the state machine (services/domain/ticket.h); every rejection
+ * becomes a `rejected` ticket event and a notification to the actor.
+ *
+ * Ticket state is in memory, rebuilt at start-up by replaying tickets.v1 and
+ * kept current from it (triage's new tickets, merges, alarm reopenings, SLA
+ * escalations). Input event ids already answered in the log are remembered,
+ * so a redelivered action is never applied twice.
+ */
+#ifndef WORKFLOW_H
+#define WORKFLOW_H
+
+#include "directory.h"
+#include "rules.h"
+#include "service.h"
+#include "ticketlog.h"
+
+typedef struct workflow workflow;
+
+typedef struct workflow_options {
+    const char *actions_topic, *feedback_topic, *tickets_topic;
+    int64_t unknown_ticket_hold_us;   /* how long an action may wait for its ticket to appear */
+    bool reopen_on_unsatisfied;
+} workflow_options;
+
+workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o);
+void workflow_free(workflow *w);
+void workflow_apply_log(void *w, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
+int workflow_handle(void *w, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);
+void workflow_tick(void *w);
+size_t workflow_ticket_count(const workflow *w);
+
+#endif
