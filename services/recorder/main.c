@@ -1,0 +1,42 @@
+/*
+ * recorder — tickets.v1, reports.resident.v1, alarms.device.v1, deadletter.v1 → PostgreSQL.
+ */
+#include "recorder.h"
+
+static sq_service svc;
+static sq_option opts[] = {
+    SQ_OPTIONS_COMMON(&svc.cfg),
+    { 0 },
+};
+
+static const char usage[] = "usage: recorder [options]\n"
+                            "Records tickets, their events, the inputs and the dead letters in PostgreSQL.";
+
+int main(int argc, char **argv)
+{
+    int rc = sq_service_init(&svc, "recorder", opts, usage, argc, argv);
+    if (rc != SQ_OK)
+        return rc == 1 ? 0 : 2;
+    char err[512];
+    if (sq_service_open_producer(&svc, NULL) != SQ_OK)
+        return 2;
+    sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 60000, "recorder");
+    sq_admin_add_check(svc.admin, "postgres", sq_pg_health, svc.cfg.pg_dsn);
+    recorder_topics topics = { sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "reports.resident.v1"),
+                               sq_topic_name(&svc.cfg, "alarms.device.v1"),
+                               sq_topic_name(&svc.cfg, svc.cfg.topic_deadletter) };
+    recorder *r = recorder_new(pg, &topics);
+    const char *subs[] = { topics.tickets, topics.reports, topics.alarms, topics.deadletter, NULL };
+    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
+    if (!c) {
+        log_error("consumer.failed", "error=\"%s\"", err);
+        return 2;
+    }
+    sq_handler h = { .handle = recorder_handle, .flush = recorder_flush, .discard = recorder_discard };
+    rc = sq_consumer_run(c, &h, r, &sq_running);
+    sq_consumer_close(c);
+    recorder_free(r);
+    sq_pg_free(pg);
+    sq_service_close(&svc);
+    return rc == SQ_OK ? 0 : 1;
+}

@@ -1,0 +1,557 @@
+/*
+ * recorder.c — decoding into COPY rows, and the transaction that applies them.
+ */
+#include "recorder.h"
+#include "copybuf.h"
+#include "deadletter.h"
+#include "shequ/v1/alarm.pb-c.h"
+#include "shequ/v1/report.pb-c.h"
+#include "shequ/v1/ticket.pb-c.h"
+#include "ticket.h"
+#include "ticketlog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUF_MAX (256u << 20)
+
+enum { T_EVENTS, T_TICKETS, T_COUNTERS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_COUNT };
+
+static const char *staging_ddl =
+    "CREATE TEMP TABLE IF NOT EXISTS s_events (event_id text, ticket_id text, type text, occurred_at timestamptz,"
+    " actor_id text, detail jsonb, log_partition int, log_offset bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_tickets (ticket_id text, community_id text, company_id text, source text,"
+    " category text, tier text, status text, assignee_id text, unassigned_fallback bool, reporter_count int,"
+    " occurrence_count int, repeat bool, escalation_level int, reopen_count int, rating text, building text,"
+    " unit text, summary text, device_id text, merged_into text, created_at timestamptz, respond_due timestamptz,"
+    " responded_at timestamptz, report_due timestamptz, reported_at timestamptz, plan_due timestamptz,"
+    " planned_at timestamptz, resolve_due timestamptz, resolved_at timestamptz, paused_seconds bigint,"
+    " closed_at timestamptz, updated_at timestamptz, log_partition int, log_offset bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_counters (ticket_id text, reporter_count int, occurrence_count int,"
+    " escalation_level int, at timestamptz) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_reports (LIKE shequ.reports) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_alarms (LIKE shequ.alarms) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_deadletters (LIKE shequ.deadletters) ON COMMIT DELETE ROWS;";
+
+static const char *copy_sql[T_COUNT] = {
+    "COPY s_events FROM STDIN",
+    "COPY s_tickets FROM STDIN",
+    "COPY s_counters FROM STDIN",
+    "COPY s_reports (report_id, event_id, community_id, reporter_id, category, description, building, unit, address,"
+    " lat, lon, photos, phone_given, channel, client_id, accepted_at) FROM STDIN",
+    "COPY s_alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time,"
+    " snapshot_url, accepted_at) FROM STDIN",
+    "COPY s_deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset,"
+    " service, msg_key, payload, dead_at) FROM STDIN",
+};
+
+static const char *apply_sql[] = {
+    "INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset)"
+    " SELECT DISTINCT ON (event_id) event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset"
+    " FROM s_events ORDER BY event_id, log_offset ON CONFLICT (event_id) DO NOTHING",
+
+    "INSERT INTO shequ.tickets (ticket_id, community_id, company_id, source, category, tier, status, assignee_id,"
+    " unassigned_fallback, reporter_count, occurrence_count, repeat, escalation_level, reopen_count, rating, building,"
+    " unit, summary, device_id, merged_into, created_at, created_day, respond_due, responded_at, report_due,"
+    " reported_at, plan_due, planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at,"
+    " log_partition, log_offset)"
+    " SELECT DISTINCT ON (ticket_id) ticket_id, community_id, company_id, source, category, tier, status,"
+    " assignee_id, unassigned_fallback, reporter_count, occurrence_count, repeat, escalation_level, reopen_count,"
+    " rating, building, unit, summary, device_id, merged_into, created_at,"
+    " (created_at AT TIME ZONE 'Asia/Shanghai')::date, respond_due, responded_at, report_due, reported_at, plan_due,"
+    " planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at, log_partition, log_offset"
+    " FROM s_tickets ORDER BY ticket_id, log_offset DESC"
+    " ON CONFLICT (ticket_id) DO UPDATE SET company_id = EXCLUDED.company_id, status = EXCLUDED.status,"
+    " tier = EXCLUDED.tier, category = EXCLUDED.category,"
+    " assignee_id = EXCLUDED.assignee_id, unassigned_fallback = EXCLUDED.unassigned_fallback,"
+    " reporter_count = greatest(shequ.tickets.reporter_count, EXCLUDED.reporter_count),"
+    " occurrence_count = greatest(shequ.tickets.occurrence_count, EXCLUDED.occurrence_count),"
+    " repeat = EXCLUDED.repeat, escalation_level = greatest(shequ.tickets.escalation_level, EXCLUDED.escalation_level),"
+    " reopen_count = greatest(shequ.tickets.reopen_count, EXCLUDED.reopen_count), rating = EXCLUDED.rating,"
+    " summary = EXCLUDED.summary, device_id = EXCLUDED.device_id, merged_into = EXCLUDED.merged_into,"
+    " respond_due = EXCLUDED.respond_due, responded_at = EXCLUDED.responded_at, report_due = EXCLUDED.report_due,"
+    " reported_at = EXCLUDED.reported_at, plan_due = EXCLUDED.plan_due, planned_at = EXCLUDED.planned_at,"
+    " resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at,"
+    " paused_seconds = EXCLUDED.paused_seconds, closed_at = EXCLUDED.closed_at,"
+    " updated_at = greatest(shequ.tickets.updated_at, EXCLUDED.updated_at),"
+    " log_partition = EXCLUDED.log_partition, log_offset = EXCLUDED.log_offset"
+    " WHERE shequ.tickets.log_offset < EXCLUDED.log_offset",
+
+    "UPDATE shequ.tickets t SET reporter_count = greatest(t.reporter_count, c.reporter_count),"
+    " occurrence_count = greatest(t.occurrence_count, c.occurrence_count),"
+    " escalation_level = greatest(t.escalation_level, c.escalation_level),"
+    " updated_at = greatest(t.updated_at, c.at)"
+    " FROM (SELECT ticket_id, max(reporter_count) AS reporter_count, max(occurrence_count) AS occurrence_count,"
+    " max(escalation_level) AS escalation_level, max(at) AS at FROM s_counters GROUP BY ticket_id) c"
+    " WHERE t.ticket_id = c.ticket_id",
+
+    "INSERT INTO shequ.reports (report_id, event_id, community_id, reporter_id, category, description, building, unit,"
+    " address, lat, lon, photos, phone_given, channel, client_id, accepted_at)"
+    " SELECT DISTINCT ON (report_id) report_id, event_id, community_id, reporter_id, category, description, building,"
+    " unit, address, lat, lon, photos, phone_given, channel, client_id, accepted_at FROM s_reports"
+    " ON CONFLICT (report_id) DO NOTHING",
+
+    "INSERT INTO shequ.alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit,"
+    " device_time, snapshot_url, accepted_at) SELECT DISTINCT ON (event_id) event_id, alarm_id, device_id,"
+    " community_id, type, state, level, building, unit, device_time, snapshot_url, accepted_at FROM s_alarms"
+    " ON CONFLICT (event_id) DO NOTHING",
+
+    "INSERT INTO shequ.deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition,"
+    " source_offset, service, msg_key, payload, dead_at) SELECT DISTINCT ON (dl_partition, dl_offset) dl_partition,"
+    " dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key, payload, dead_at"
+    " FROM s_deadletters ON CONFLICT (dl_partition, dl_offset) DO NOTHING",
+};
+
+struct recorder {
+    sq_pg *pg;
+    recorder_topics topics;
+    copybuf buf[T_COUNT];
+    int backend_pid; /* the connection the staging tables were made on */
+    sq_metric *m_rows, *m_tx;
+};
+
+recorder *recorder_new(sq_pg *pg, const recorder_topics *topics)
+{
+    recorder *r = calloc(1, sizeof *r);
+    r->pg = pg;
+    r->topics = *topics;
+    for (int i = 0; i < T_COUNT; i++)
+        copybuf_init(&r->buf[i], BUF_MAX);
+    r->m_rows = sq_metric_counter("shequ_recorder_rows_total", NULL, "rows written to PostgreSQL");
+    r->m_tx = sq_metric_histogram("shequ_recorder_commit_seconds", NULL, "time to write and commit one batch");
+    return r;
+}
+
+void recorder_free(recorder *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < T_COUNT; i++)
+        copybuf_free(&r->buf[i]);
+    free(r);
+}
+
+void recorder_discard(void *arg)
+{
+    recorder *r = arg;
+    for (int i = 0; i < T_COUNT; i++)
+        copybuf_reset(&r->buf[i]);
+}
+
+/* --------------------------------------------------------------- decoding */
+
+static const char *rating_name(int r)
+{
+    return r == 1 ? "satisfied" : r == 2 ? "basically_satisfied" : r == 3 ? "unsatisfied" : NULL;
+}
+
+static const char *status_name(int s)
+{
+    const char *n = sq_status_name((sq_status)s);
+    return strcmp(n, "unknown") == 0 ? NULL : n;
+}
+
+/* JSON string literal of s into out (escaped). */
+static void json_str(char *out, size_t n, const char *s)
+{
+    size_t o = 0;
+    if (n < 3)
+        return;
+    out[o++] = '"';
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 8 < n; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)*p;
+        } else if (*p < 0x20) {
+            o += (size_t)snprintf(out + o, n - o, "\\u%04x", *p);
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+}
+
+/* The event's body as a small JSON object for ticket_events.detail. */
+static void event_detail(const Shequ__V1__TicketEvent *e, char *out, size_t n)
+{
+    char a[600], b[600], ts[40];
+    switch (e->body_case) {
+    case SHEQU__V1__TICKET_EVENT__BODY_CREATED:
+        json_str(a, sizeof a, e->created->tier);
+        json_str(b, sizeof b, e->created->category);
+        snprintf(out, n, "{\"tier\":%s,\"category\":%s,\"repeat\":%s,\"repeat_count\":%d}", a, b,
+                 e->created->repeat ? "true" : "false", e->created->repeat_count);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_MERGED:
+        json_str(a, sizeof a, e->merged->into_ticket_id[0] ? e->merged->into_ticket_id : e->merged->from_ticket_id);
+        snprintf(out, n, "{\"%s\":%s,\"reporter_count\":%d}", e->merged->into_ticket_id[0] ? "into" : "from", a,
+                 e->merged->reporter_count);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED:
+        json_str(a, sizeof a, e->assigned->assignee_id);
+        snprintf(out, n, "{\"assignee\":%s,\"fallback\":%s}", a, e->assigned->fallback ? "true" : "false");
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_TRANSFERRED:
+        json_str(a, sizeof a, e->transferred->from_id);
+        json_str(b, sizeof b, e->transferred->to_id);
+        snprintf(out, n, "{\"from\":%s,\"to\":%s}", a, b);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_RESPONDED:
+        json_str(a, sizeof a, e->responded->action);
+        snprintf(out, n, "{\"action\":%s,\"location_flagged\":%s,\"distance_m\":%.1f}", a,
+                 e->responded->location_flagged ? "true" : "false", e->responded->distance_m);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_PLANNED:
+        json_str(a, sizeof a, sq_fmt_rfc3339(e->planned->deadline_us, ts, sizeof ts));
+        snprintf(out, n, "{\"deadline\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_REOPENED:
+        json_str(a, sizeof a, e->reopened->reason);
+        snprintf(out, n, "{\"reason\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_RATED:
+        json_str(a, sizeof a, rating_name(e->rated->rating));
+        snprintf(out, n, "{\"rating\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_CLOSED:
+        json_str(a, sizeof a, e->closed->reason);
+        snprintf(out, n, "{\"reason\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_CANCELLED:
+        json_str(a, sizeof a, e->cancelled->reason);
+        snprintf(out, n, "{\"reason\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_SLA_WARNING:
+        json_str(a, sizeof a, e->sla_warning->clock);
+        snprintf(out, n, "{\"clock\":%s,\"percent\":%d}", a, e->sla_warning->percent);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_SLA_BREACHED:
+        json_str(a, sizeof a, e->sla_breached->clock);
+        snprintf(out, n, "{\"clock\":%s}", a);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_ESCALATED:
+        json_str(a, sizeof a, e->escalated->clock);
+        json_str(b, sizeof b, e->escalated->recipient_id);
+        snprintf(out, n, "{\"clock\":%s,\"level\":%d,\"recipient\":%s}", a, e->escalated->level, b);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE:
+        json_str(a, sizeof a, e->occurrence->device_id);
+        snprintf(out, n, "{\"device\":%s,\"occurrence_count\":%d}", a, e->occurrence->occurrence_count);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_REJECTED:
+        json_str(a, sizeof a, e->rejected->action);
+        json_str(b, sizeof b, e->rejected->reason);
+        snprintf(out, n, "{\"action\":%s,\"reason\":%s}", a, b);
+        break;
+    default:
+        snprintf(out, n, "{}");
+    }
+}
+
+static const Shequ__V1__Clock *clock_named(const Shequ__V1__TicketState *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_clocks; i++)
+        if (strcmp(s->clocks[i]->name, name) == 0)
+            return s->clocks[i];
+    return NULL;
+}
+
+static void clock_cols(copybuf *b, const Shequ__V1__Clock *c)
+{
+    copybuf_time(b, c ? c->due_at_us : 0);
+    copybuf_time(b, c ? c->stopped_at_us : 0);
+}
+
+static void ticket_row(copybuf *b, const Shequ__V1__TicketState *s, int32_t partition, int64_t offset)
+{
+    copybuf_text(b, s->ticket_id);
+    copybuf_text(b, s->community_id);
+    copybuf_text(b, *s->company_id ? s->company_id : NULL);
+    copybuf_text(b, *s->source ? s->source : "report");
+    copybuf_text(b, s->category);
+    copybuf_text(b, s->tier);
+    copybuf_text(b, status_name(s->status));
+    copybuf_text(b, *s->assignee_id ? s->assignee_id : NULL);
+    copybuf_bool(b, s->unassigned_fallback);
+    copybuf_int(b, s->reporter_count);
+    copybuf_int(b, s->occurrence_count);
+    copybuf_bool(b, s->repeat);
+    copybuf_int(b, s->escalation_level);
+    copybuf_int(b, s->reopen_count);
+    copybuf_text(b, rating_name(s->rating));
+    copybuf_text(b, s->building);
+    copybuf_text(b, s->unit);
+    copybuf_text(b, s->summary);
+    copybuf_text(b, *s->device_id ? s->device_id : NULL);
+    copybuf_text(b, *s->merged_into ? s->merged_into : NULL);
+    copybuf_time(b, s->created_at_us);
+    const Shequ__V1__Clock *respond = clock_named(s, "respond"), *plan = clock_named(s, "plan");
+    clock_cols(b, respond ? respond : plan);
+    clock_cols(b, clock_named(s, "report"));
+    clock_cols(b, plan);
+    const Shequ__V1__Clock *resolve = clock_named(s, "resolve");
+    copybuf_time(b, resolve ? resolve->due_at_us : 0);
+    copybuf_time(b, s->resolved_at_us);
+    copybuf_int(b, resolve ? resolve->paused_total_us / SQ_US_PER_S : 0);
+    copybuf_time(b, s->closed_at_us);
+    copybuf_time(b, s->updated_at_us ? s->updated_at_us : s->created_at_us);
+    copybuf_int(b, partition);
+    copybuf_int(b, offset);
+    copybuf_end_row(b);
+}
+
+static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail,
+                           size_t dlen)
+{
+    Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
+    if (!e)
+        return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "decode_error"), "not a TicketEvent");
+    int rc = SQ_OK;
+    if (!e->header || !*e->header->event_id || !*e->ticket_id || e->body_case == SHEQU__V1__TICKET_EVENT__BODY__NOT_SET) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "missing_field"), "event_id, ticket_id and body are required");
+        goto out;
+    }
+    if (e->state && (!status_name(e->state->status) || !*e->state->community_id || !e->state->created_at_us)) {
+        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "invalid_state"), "snapshot lacks status, community or creation time");
+        goto out;
+    }
+    char json[2048];
+    event_detail(e, json, sizeof json);
+    copybuf *b = &r->buf[T_EVENTS];
+    copybuf_text(b, e->header->event_id);
+    copybuf_text(b, e->ticket_id);
+    copybuf_text(b, sq_ticket_event_type(e));
+    copybuf_time(b, e->header->occurred_at_us ? e->header->occurred_at_us : sq_now_us());
+    copybuf_text(b, *e->actor_id ? e->actor_id : NULL);
+    copybuf_text(b, json);
+    copybuf_int(b, m->partition);
+    copybuf_int(b, m->offset);
+    copybuf_end_row(b);
+    if (e->state) {
+        ticket_row(&r->buf[T_TICKETS], e->state, m->partition, m->offset);
+    } else {
+        int reporters = 0, occurrences = 0, level = 0;
+        if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_MERGED)
+            reporters = e->merged->reporter_count;
+        else if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE)
+            occurrences = e->occurrence->occurrence_count;
+        else if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ESCALATED)
+            level = e->escalated->level;
+        if (reporters || occurrences || level) {
+            copybuf *c = &r->buf[T_COUNTERS];
+            copybuf_text(c, e->ticket_id);
+            copybuf_int(c, reporters);
+            copybuf_int(c, occurrences);
+            copybuf_int(c, level);
+            copybuf_time(c, e->header->occurred_at_us ? e->header->occurred_at_us : sq_now_us());
+            copybuf_end_row(c);
+        }
+    }
+out:
+    shequ__v1__ticket_event__free_unpacked(e, NULL);
+    return rc;
+}
+
+static int64_t bus_time_us(const rd_kafka_message_t *m)
+{
+    int64_t ms = rd_kafka_message_timestamp(m, NULL);
+    return ms > 0 ? ms * 1000 : sq_now_us();
+}
+
+static const char *channel_name(int c)
+{
+    static const char *n[] = { NULL, "miniprogram", "hotline", "grid_worker", "app", "open311" };
+    return c >= 0 && c <= 5 ? n[c] : NULL;
+}
+
+static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    Shequ__V1__ResidentReport *p = shequ__v1__resident_report__unpack(NULL, m->len, m->payload);
+    if (!p)
+        return SQ_OK; /* triage dead-letters undecodable reports; the dead letter is recorded from there */
+    if (p->header && *p->header->event_id && *p->report_id && *p->header->community_id && *p->reporter_id &&
+        *p->category) {
+        copybuf *b = &r->buf[T_REPORTS];
+        copybuf_text(b, p->report_id);
+        copybuf_text(b, p->header->event_id);
+        copybuf_text(b, p->header->community_id);
+        copybuf_text(b, p->reporter_id);
+        copybuf_text(b, p->category);
+        copybuf_text(b, p->description);
+        copybuf_text(b, p->building);
+        copybuf_text(b, p->unit);
+        copybuf_text(b, p->address);
+        if (p->location) {
+            copybuf_double(b, p->location->lat);
+            copybuf_double(b, p->location->lon);
+        } else {
+            copybuf_null(b);
+            copybuf_null(b);
+        }
+        char arr[4096];
+        size_t o = (size_t)snprintf(arr, sizeof arr, "{");
+        for (size_t i = 0; i < p->n_photos && o < sizeof arr - 600; i++) {
+            char q[600];
+            json_str(q, sizeof q, p->photos[i]); /* a quoted, escaped element is valid array syntax too */
+            o += (size_t)snprintf(arr + o, sizeof arr - o, "%s%s", i ? "," : "", q);
+        }
+        snprintf(arr + o, sizeof arr - o, "}");
+        copybuf_text(b, arr);
+        copybuf_bool(b, p->phone_sealed.len > 0);
+        copybuf_text(b, channel_name(p->channel));
+        copybuf_text(b, p->client_id);
+        copybuf_time(b, bus_time_us(m));
+        copybuf_end_row(b);
+    }
+    shequ__v1__resident_report__free_unpacked(p, NULL);
+    return SQ_OK;
+}
+
+static int on_alarm(recorder *r, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    Shequ__V1__DeviceAlarm *a = shequ__v1__device_alarm__unpack(NULL, m->len, m->payload);
+    if (!a)
+        return SQ_OK; /* triage dead-letters it */
+    if (a->header && *a->header->event_id && *a->alarm_id && *a->device_id && *a->header->community_id && *a->type) {
+        copybuf *b = &r->buf[T_ALARMS];
+        copybuf_text(b, a->header->event_id);
+        copybuf_text(b, a->alarm_id);
+        copybuf_text(b, a->device_id);
+        copybuf_text(b, a->header->community_id);
+        copybuf_text(b, a->type);
+        copybuf_text(b, a->state == SHEQU__V1__ALARM_STATE__ALARM_STATE_CLEARED ? "cleared" : "raised");
+        copybuf_int(b, a->level);
+        copybuf_text(b, a->building);
+        copybuf_text(b, a->unit);
+        copybuf_time(b, a->device_time_us);
+        copybuf_text(b, *a->snapshot_url ? a->snapshot_url : NULL);
+        copybuf_time(b, bus_time_us(m));
+        copybuf_end_row(b);
+    }
+    shequ__v1__device_alarm__free_unpacked(a, NULL);
+    return SQ_OK;
+}
+
+static void header_field(copybuf *b, rd_kafka_headers_t *h, const char *name)
+{
+    char v[SQ_DL_DETAIL_MAX + 1];
+    copybuf_text(b, h && sq_header_get(h, name, v, sizeof v) == SQ_OK ? v : NULL);
+}
+
+static int on_deadletter(recorder *r, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    rd_kafka_message_headers(m, &h);
+    char v[64];
+    copybuf *b = &r->buf[T_DEADLETTERS];
+    copybuf_int(b, m->partition);
+    copybuf_int(b, m->offset);
+    copybuf_text(b, h && sq_header_get(h, "error", v, sizeof v) == SQ_OK ? v : "unknown");
+    header_field(b, h, "error_detail");
+    header_field(b, h, "source_topic");
+    long long sp = h && sq_header_get(h, "source_partition", v, sizeof v) == SQ_OK ? atoll(v) : -1;
+    copybuf_int(b, sp);
+    long long so = h && sq_header_get(h, "source_offset", v, sizeof v) == SQ_OK ? atoll(v) : -1;
+    copybuf_int(b, so);
+    header_field(b, h, "service");
+    if (m->key)
+        copybuf_bytea(b, m->key, m->key_len);
+    else
+        copybuf_null(b);
+    copybuf_bytea(b, m->payload, m->len);
+    copybuf_time(b, bus_time_us(m));
+    copybuf_end_row(b);
+    return SQ_OK;
+}
+
+int recorder_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
+{
+    recorder *r = arg;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (strcmp(topic, r->topics.tickets) == 0)
+        return on_ticket_event(r, m, reason, rlen, detail, dlen);
+    if (strcmp(topic, r->topics.reports) == 0)
+        return on_report(r, m, reason, rlen, detail, dlen);
+    if (strcmp(topic, r->topics.alarms) == 0)
+        return on_alarm(r, m, reason, rlen, detail, dlen);
+    return on_deadletter(r, m);
+}
+
+/* ----------------------------------------------------------------- writing */
+
+static int copy_in(PGconn *conn, const char *sql, const copybuf *b, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        sq_fail(err, errlen, SQ_RETRY, "%s", PQerrorMessage(conn));
+        PQclear(res);
+        return SQ_RETRY;
+    }
+    PQclear(res);
+    int rc = PQputCopyData(conn, b->data, (int)b->len) == 1 && PQputCopyEnd(conn, NULL) == 1 ? SQ_OK : SQ_RETRY;
+    while ((res = PQgetResult(conn))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = sq_pg_classify(res, conn);
+            sq_fail(err, errlen, rc, "%s", PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+int recorder_flush(void *arg)
+{
+    recorder *r = arg;
+    size_t rows = 0;
+    for (int i = 0; i < T_COUNT; i++) {
+        rows += r->buf[i].rows;
+        if (r->buf[i].overflow) {
+            log_error("recorder.batch_too_large", "table=%d", i);
+            recorder_discard(r);
+            return SQ_RETRY;
+        }
+    }
+    if (rows == 0)
+        return SQ_OK;
+    int64_t t0 = sq_mono_us();
+    char err[512];
+    int rc = sq_pg_connect(r->pg, err, sizeof err);
+    if (rc != SQ_OK)
+        return SQ_RETRY;
+    PGconn *conn = sq_pg_conn(r->pg);
+    if (PQbackendPID(conn) != r->backend_pid) {
+        if (sq_pg_exec(r->pg, "SET client_min_messages = warning", 0, NULL, NULL, err, sizeof err) != SQ_OK)
+            goto fail;
+        r->backend_pid = PQbackendPID(conn);
+    }
+    if ((rc = sq_pg_begin(r->pg, err, sizeof err)) != SQ_OK)
+        goto fail;
+    PGresult *res = PQexec(conn, staging_ddl);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        snprintf(err, sizeof err, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    if (!ok)
+        goto fail;
+    for (int i = 0; i < T_COUNT; i++) {
+        if (!r->buf[i].rows)
+            continue;
+        if ((rc = copy_in(conn, copy_sql[i], &r->buf[i], err, sizeof err)) != SQ_OK)
+            goto fail;
+        if ((rc = sq_pg_exec(r->pg, apply_sql[i], 0, NULL, NULL, err, sizeof err)) != SQ_OK)
+            goto fail;
+    }
+    if ((rc = sq_pg_commit(r->pg, err, sizeof err)) != SQ_OK)
+        goto fail;
+    sq_metric_add(r->m_rows, rows);
+    sq_metric_observe(r->m_tx, (double)(sq_mono_us() - t0) / 1e6);
+    recorder_discard(r);
+    return SQ_OK;
+fail:
+    log_warn("recorder.flush_failed", "rows=%zu error=\"%s\"", rows, err);
+    sq_pg_rollback(r->pg);
+    return SQ_RETRY;
+}
