@@ -1,0 +1,178 @@
+/*
+ * The KPI views of DESIGN.md §5 against hand-computed fixtures, and the
+ * roles: the reader can SELECT and nothing else, the writer cannot DROP or ALTER.
+ *
+ * Fixture (one community, one Shanghai day, deadlines relative to now()):
+ *   t1 general  responded exactly at respond_due, resolved exactly at resolve_due, rated satisfied
+ *   t2 medium   responded late, resolved late, rated basically_satisfied
+ *   t3 medium   open, never responded, both deadlines past            (counts in both denominators, overdue)
+ *   t4 urgent   responded on time, reopened (resolved_at NULL), resolve deadline in the future, rated unsatisfied
+ *   t5 general  merged      (excluded)
+ *   t6 general  cancelled   (excluded)
+ *   t7 difficult responded (planned) on time, still open, nothing past due
+ * Expected: tickets 5; responded 4 (t1,t2,t4,t7); responded_on_time 3 (t1,t4,t7);
+ *   response_on_time_rate = 3 / (4 + 1 overdue t3) = 0.6
+ *   resolved 2 (t1,t2); resolved_on_time 1; completion rate = 1 / (2 + 1 overdue t3) = 1/3
+ *   rated 3 (t1,t2,t4); satisfied 2 → 2/3; reply_rate 4/5 = 0.8; overdue_open 1 (t3)
+ * A second day holds one ticket with nothing due yet: response and completion rates are NULL there.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg.h"
+#include "testsupport.h"
+#include "util.h"
+
+static char community[64];
+
+static void exec_as(const char *dsn_var, const char *sql, int n, const char *const *p, int expect)
+{
+    sq_pg *pg = sq_pg_new(ts_env(dsn_var), 3, 5000, "test_kpi");
+    char err[256];
+    int rc = sq_pg_exec(pg, sql, n, p, NULL, err, sizeof err);
+    if (rc != expect)
+        fail_msg("%s: rc %d, expected %d: %s", sql, rc, expect, err);
+    sq_pg_free(pg);
+}
+
+static char *query1(const char *sql, int n, const char *const *p)
+{
+    sq_pg *pg = sq_pg_new(ts_env("PG_READER_DSN"), 3, 5000, "test_kpi");
+    char err[256];
+    PGresult *r;
+    if (sq_pg_exec(pg, sql, n, p, &r, err, sizeof err) != SQ_OK)
+        fail_msg("%s: %s", sql, err);
+    char *v = PQntuples(r) ? strdup(PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0)) : strdup("<none>");
+    PQclear(r);
+    sq_pg_free(pg);
+    return v;
+}
+
+static const char *ins =
+    "INSERT INTO shequ.tickets (ticket_id, community_id, company_id, source, category, tier, status, assignee_id,"
+    " rating, created_at, created_day, respond_due, responded_at, resolve_due, resolved_at, updated_at,"
+    " log_partition, log_offset) VALUES ($1 || $2, $2, 'co-kpi', 'report', 'sanitation', $3, $4, 's1', $5,"
+    " $6::timestamptz, ($6::timestamptz AT TIME ZONE 'Asia/Shanghai')::date, $7::timestamptz, $8::timestamptz,"
+    " $9::timestamptz, $10::timestamptz, now(), 0, 0)";
+
+static int setup(void **state)
+{
+    char id[SQ_UUID_LEN];
+    sq_uuid4(id);
+    snprintf(community, sizeof community, "kpi-%.8s", id);
+    /* all on the Shanghai day of "now - 3 days", deadlines around now() */
+    struct { const char *id, *tier, *status, *rating, *respond_due, *responded, *resolve_due, *resolved; } rows[] = {
+        { "t1-", "general", "closed", "satisfied", "2026-01-01T10:00:00Z", "2026-01-01T10:00:00Z", "2026-01-01T14:00:00Z", "2026-01-01T14:00:00Z" },
+        { "t2-", "medium", "closed", "basically_satisfied", "2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z", "2026-01-02T06:00:00Z", "2026-01-02T06:00:01Z" },
+        { "t3-", "medium", "assigned", NULL, "2026-01-01T10:00:00Z", NULL, "2026-01-02T06:00:00Z", NULL },
+        { "t4-", "urgent", "assigned", "unsatisfied", "2026-01-01T06:15:00Z", "2026-01-01T06:10:00Z", "2999-01-01T00:00:00Z", NULL },
+        { "t5-", "general", "merged", NULL, "2026-01-01T10:00:00Z", NULL, "2026-01-01T10:00:00Z", NULL },
+        { "t6-", "general", "cancelled", NULL, "2026-01-01T10:00:00Z", NULL, "2026-01-01T10:00:00Z", NULL },
+        { "t7-", "difficult", "in_progress", NULL, "2026-01-01T10:00:00Z", "2026-01-01T08:00:00Z", "2999-01-01T00:00:00Z", NULL },
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        /* created 2026-01-01T06:00Z = 14:00 in Shanghai, 2026-01-01 */
+        const char *p[] = { rows[i].id, community, rows[i].tier, rows[i].status, rows[i].rating,
+                            "2026-01-01T06:00:00Z", rows[i].respond_due, rows[i].responded, rows[i].resolve_due,
+                            rows[i].resolved };
+        exec_as("PG_OWNER_DSN", ins, 10, p, SQ_OK);
+    }
+    /* 2026-01-01T16:00:00Z is already 2026-01-02 in Shanghai; its deadlines are in the future */
+    const char *p[] = { "t8-", community, "general", "assigned", NULL, "2026-01-01T16:00:00Z", "2999-01-01T00:00:00Z",
+                        NULL, "2999-01-01T00:00:00Z", NULL };
+    exec_as("PG_OWNER_DSN", ins, 10, p, SQ_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    const char *p[] = { community };
+    exec_as("PG_OWNER_DSN", "DELETE FROM shequ.tickets WHERE community_id = $1", 1, p, SQ_OK);
+    return 0;
+}
+
+static void check(const char *column, const char *day, const char *want)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %s::text FROM shequ.kpi_daily WHERE community_id = $1 AND day = $2::date", column);
+    const char *p[] = { community, day };
+    char *got = query1(sql, 2, p);
+    if (strcmp(got, want) != 0)
+        fail_msg("kpi_daily.%s on %s: got %s, want %s", column, day, got, want);
+    free(got);
+}
+
+static void kpi_daily_matches_hand_computed(void **state)
+{
+    const char *d = "2026-01-01";
+    check("tickets", d, "5");
+    check("responded", d, "4");
+    check("responded_on_time", d, "3");
+    check("round(response_on_time_rate, 6)", d, "0.600000");
+    check("resolved", d, "2");
+    check("resolved_on_time", d, "1");
+    check("round(completion_on_time_rate, 6)", d, "0.333333");
+    check("rated", d, "3");
+    check("satisfied", d, "2");
+    check("round(satisfaction_rate, 6)", d, "0.666667");
+    check("round(reply_rate, 6)", d, "0.800000");
+    check("overdue_open", d, "1");
+    /* the Shanghai day boundary: 16:00 UTC belongs to the next day */
+    check("tickets", "2026-01-02", "1");
+    check("response_on_time_rate", "2026-01-02", "NULL");
+    check("completion_on_time_rate", "2026-01-02", "NULL");
+    check("satisfaction_rate", "2026-01-02", "NULL");
+}
+
+static void overdue_open_lists_late_work(void **state)
+{
+    const char *p[] = { community };
+    char *n = query1("SELECT count(*)::text FROM shequ.overdue_open WHERE community_id = $1", 1, p);
+    assert_string_equal(n, "1");
+    free(n);
+    char *clock = query1("SELECT overdue_clock || ' ' || (late_by > interval '1 day')::text FROM shequ.overdue_open"
+                         " WHERE community_id = $1", 1, p);
+    assert_string_equal(clock, "respond true");
+    free(clock);
+}
+
+static void breakdown_views_agree(void **state)
+{
+    const char *p[] = { community };
+    char *a = query1("SELECT sum(tickets)::text FROM shequ.kpi_daily_category WHERE community_id = $1", 1, p);
+    assert_string_equal(a, "6");
+    free(a);
+    char *b = query1("SELECT round(max(response_on_time_rate), 6)::text FROM shequ.kpi_daily_staff"
+                     " WHERE community_id = $1 AND day = '2026-01-01'", 1, p);
+    assert_string_equal(b, "0.600000");
+    free(b);
+}
+
+static void roles_are_least_privilege(void **state)
+{
+    exec_as("PG_READER_DSN", "SELECT count(*) FROM shequ.kpi_daily", 0, NULL, SQ_OK);
+    exec_as("PG_READER_DSN", "SELECT count(*) FROM shequ.overdue_open", 0, NULL, SQ_OK);
+    exec_as("PG_READER_DSN", "DELETE FROM shequ.tickets WHERE false", 0, NULL, SQ_INVALID);
+    exec_as("PG_READER_DSN", "INSERT INTO shequ.streets VALUES ('x', 'x')", 0, NULL, SQ_INVALID);
+    exec_as("PG_READER_DSN", "CREATE TABLE shequ.evil (x int)", 0, NULL, SQ_INVALID);
+    exec_as("PG_DSN", "DROP TABLE shequ.tickets", 0, NULL, SQ_INVALID);
+    exec_as("PG_DSN", "ALTER TABLE shequ.tickets ADD COLUMN evil int", 0, NULL, SQ_INVALID);
+    exec_as("PG_DSN", "TRUNCATE shequ.ticket_events", 0, NULL, SQ_INVALID);
+    exec_as("PG_DSN", "CREATE TABLE shequ.evil (x int)", 0, NULL, SQ_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kpi_daily_matches_hand_computed),
+        cmocka_unit_test(overdue_open_lists_late_work),
+        cmocka_unit_test(breakdown_views_agree),
+        cmocka_unit_test(roles_are_least_privilege),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
