@@ -31,9 +31,9 @@ static const char *staging_ddl =
     " closed_at timestamptz, updated_at timestamptz, log_partition int, log_offset bigint) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS s_counters (ticket_id text, reporter_count int, occurrence_count int,"
     " escalation_level int, at timestamptz) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS s_reports (LIKE shequ.reports) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS s_alarms (LIKE shequ.alarms) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS s_deadletters (LIKE shequ.deadletters) ON COMMIT DELETE ROWS;";
+    "CREATE TEMP TABLE IF NOT EXISTS s_reports (LIKE shequ.reports INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_alarms (LIKE shequ.alarms INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS s_deadletters (LIKE shequ.deadletters INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;";
 
 static const char *copy_sql[T_COUNT] = {
     "COPY s_events FROM STDIN",

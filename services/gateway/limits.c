@@ -1,0 +1,100 @@
+/*
+ * limits.c — rate limits and idempotency keys in Redis, one connection per
+ * request thread.
+ */
+#include "gateway.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local sq_redis *tl_redis;
+
+sq_redis *gw_redis(gateway *g)
+{
+    if (!tl_redis)
+        tl_redis = sq_redis_new(g->common->redis_url, 500, NULL, 0);
+    return tl_redis;
+}
+
+bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min, gw_reply *r)
+{
+    sq_redis *rd = gw_redis(g);
+    long now = (long)(sq_now_us() / SQ_US_PER_S), minute = now / 60;
+    if (!rd || per_min <= 0)
+        return false;
+    redisReply *rep = sq_redis_cmd(rd, "INCR %srl:%s:%s:%ld", g->common->redis_prefix, kind, who, minute);
+    if (!rep)
+        return false; /* a limiter that is down does not stop residents reporting */
+    long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    freeReplyObject(rep);
+    if (n == 1) {
+        rep = sq_redis_cmd(rd, "EXPIRE %srl:%s:%s:%ld 120", g->common->redis_prefix, kind, who, minute);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (n <= per_min)
+        return false;
+    gw_reply_error(r, 429, "rate_limited", kind, "too many requests; retry later");
+    snprintf(r->retry_after, sizeof r->retry_after, "%ld", 60 - now % 60);
+    return true;
+}
+
+bool gw_idempotency_begin(gateway *g, const char *client, const char *key, gw_reply *r)
+{
+    sq_redis *rd = gw_redis(g);
+    redisReply *rep = rd ? sq_redis_cmd(rd, "SET %sidem:%s:%s pending NX EX %ld GET", g->common->redis_prefix, client,
+                                        key, g->cfg.idempotency_ttl_s)
+                         : NULL;
+    if (rep && rep->type == REDIS_REPLY_ERROR) { /* Redis < 7: SET … GET with NX is refused */
+        freeReplyObject(rep);
+        rep = sq_redis_cmd(rd, "SET %sidem:%s:%s pending NX EX %ld", g->common->redis_prefix, client, key,
+                           g->cfg.idempotency_ttl_s);
+        if (rep && rep->type == REDIS_REPLY_NIL) {
+            freeReplyObject(rep);
+            rep = sq_redis_cmd(rd, "GET %sidem:%s:%s", g->common->redis_prefix, client, key);
+        } else if (rep) {
+            freeReplyObject(rep);
+            return false; /* reserved */
+        }
+    }
+    if (!rep) {
+        gw_reply_error(r, 503, "unavailable", NULL, "idempotency store unavailable");
+        snprintf(r->retry_after, sizeof r->retry_after, "2");
+        return true;
+    }
+    bool seen = rep->type == REDIS_REPLY_STRING;
+    if (seen) {
+        if (strcmp(rep->str, "pending") == 0) {
+            gw_reply_error(r, 409, "in_progress", "Idempotency-Key", "a request with this key is in progress");
+        } else {
+            int status = 0;
+            const char *sp = strchr(rep->str, ' ');
+            sscanf(rep->str, "%d", &status);
+            json_error_t e;
+            r->status = status ? status : 200;
+            r->body = sp ? json_loads(sp + 1, 0, &e) : NULL;
+        }
+    }
+    freeReplyObject(rep);
+    return seen;
+}
+
+void gw_idempotency_end(gateway *g, const char *client, const char *key, const gw_reply *r)
+{
+    sq_redis *rd = gw_redis(g);
+    if (!rd)
+        return;
+    redisReply *rep;
+    if (r->status >= 500) { /* nothing was written: the client may retry with the same key */
+        rep = sq_redis_cmd(rd, "DEL %sidem:%s:%s", g->common->redis_prefix, client, key);
+    } else {
+        char *body = r->body ? json_dumps(r->body, JSON_COMPACT) : strdup("{}");
+        char stored[8192];
+        snprintf(stored, sizeof stored, "%d %s", r->status, body);
+        free(body);
+        rep = sq_redis_cmd(rd, "SET %sidem:%s:%s %s EX %ld", g->common->redis_prefix, client, key, stored,
+                           g->cfg.idempotency_ttl_s);
+    }
+    if (rep)
+        freeReplyObject(rep);
+}
