@@ -1,0 +1,61 @@
+/*
+ * sla — tickets.v1 → sla_warning / sla_breached / escalated on tickets.v1, and notify.v1.
+ */
+#include "pg.h"
+#include "sla.h"
+
+static sq_service svc;
+static char *ladder_spec;
+static sq_option opts[] = {
+    SQ_OPTIONS_COMMON(&svc.cfg),
+    { "ladder", SQ_OPT_STR, "default=0.8,1,2,3", 0, 0,
+      "per tier: warning and escalation levels 1-3 as fractions of the clock, e.g. "
+      "'default=0.8,1,2,3;urgent=0.5,1,1.5,2'", &ladder_spec, "" },
+    { 0 },
+};
+
+static const char usage[] = "usage: sla [options]\n"
+                            "Watches every ticket's clocks; warns, reports breaches and escalates up the ladder.";
+
+int main(int argc, char **argv)
+{
+    int rc = sq_service_init(&svc, "sla", opts, usage, argc, argv);
+    if (rc != SQ_OK)
+        return rc == 1 ? 0 : 2;
+    char err[512];
+    sla_ladders ladders;
+    if (sla_ladders_parse(ladder_spec, &ladders, err, sizeof err) != SQ_OK) {
+        log_error("config.invalid", "option 'ladder': %s", err);
+        return 2;
+    }
+    if (sq_service_open_producer(&svc, NULL) != SQ_OK)
+        return 2;
+    sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 10000, "sla");
+    sq_admin_add_check(svc.admin, "postgres", sq_pg_health, svc.cfg.pg_dsn);
+    sq_directory *dir = sq_directory_new(pg);
+    sq_directory_refresh(dir, 0);
+    const char *tickets = sq_topic_name(&svc.cfg, "tickets.v1");
+    sq_emitter em = { svc.producer, tickets, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
+    sla *s = sla_new(&ladders, dir, &em, tickets);
+    int64_t t0 = sq_mono_us();
+    long n = sq_ticketlog_replay(&svc.cfg, tickets, sla_apply_log, s, err, sizeof err);
+    if (n < 0) {
+        log_error("replay.failed", "error=\"%s\"", err);
+        return 1;
+    }
+    log_info("replay.done", "events=%ld tickets=%zu ms=%lld", n, sla_clock_count(s), (long long)(sq_mono_us() - t0) / 1000);
+    const char *subs[] = { tickets, NULL };
+    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
+    if (!c) {
+        log_error("consumer.failed", "error=\"%s\"", err);
+        return 2;
+    }
+    sq_handler h = { .handle = sla_handle, .tick = sla_tick, .assigned = sla_assigned, .revoked = sla_revoked };
+    rc = sq_consumer_run(c, &h, s, &sq_running);
+    sq_consumer_close(c);
+    sla_free(s);
+    sq_directory_free(dir);
+    sq_pg_free(pg);
+    sq_service_close(&svc);
+    return rc == SQ_OK ? 0 : 1;
+}
