@@ -1,0 +1,45 @@
+/*
+ * bridge.h — device alarms from MQTT (devices/{community}/{device}/alarm) to
+ * alarms.device.v1, at least once.
+ *
+ * Paho acknowledges a QoS 1 message (PUBACK) when the message callback
+ * returns, and has no manual acknowledgement. So the callback produces the
+ * DeviceAlarm and waits for Kafka's delivery report before it returns 1; if
+ * Kafka fails it returns 0 and Paho delivers the message again. An invalid
+ * payload is dead-lettered (and that write awaited) and acknowledged: it is
+ * never retried forever. Throughput comes from several MQTT connections in one
+ * shared subscription ($share/<group>/devices/+/+/alarm): each connection has
+ * one message in its callback at a time, and they wait for Kafka in parallel.
+ */
+#ifndef BRIDGE_H
+#define BRIDGE_H
+
+#include "kafka.h"
+#include "rules.h"
+#include "shequ/v1/alarm.pb-c.h"
+
+typedef struct bridge bridge;
+
+typedef struct bridge_options {
+    sq_producer *producer;
+    const sq_rules *rules;
+    const char *alarms_topic;
+    const char *deadletter_topic;
+    const char *service;
+    bool await_delivery;      /* false only for measuring what at-least-once costs */
+} bridge_options;
+
+bridge *bridge_new(const bridge_options *o);
+void bridge_free(bridge *b);
+/* The sq_mqtt message callback: 1 = handled (acknowledge), 0 = deliver again. */
+int bridge_on_message(void *b, const char *topic, const void *payload, size_t len);
+
+/*
+ * Pure: validates one MQTT message and fills a DeviceAlarm (strings point into
+ * `store`, which must outlive it). SQ_OK, or SQ_INVALID with a reason code and detail.
+ */
+int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char *payload, size_t len,
+                 const sq_rules *rules, Shequ__V1__DeviceAlarm *out, Shequ__V1__EventHeader *hdr, char *store,
+                 size_t storelen, char *reason, size_t rlen, char *detail, size_t dlen);
+
+#endif
