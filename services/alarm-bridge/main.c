@@ -5,6 +5,8 @@
 #include "mqtt.h"
 #include "service.h"
 
+#include <unistd.h>
+
 static sq_service svc;
 static char *client_id, *share_group, *persist_dir;
 static long connections;
@@ -54,11 +56,14 @@ int main(int argc, char **argv)
             return 2;
         }
         sq_mqtt_on_message(clients[i], bridge_on_message, b);
-        if (sq_mqtt_connect(clients[i], 30000, err, sizeof err) != SQ_OK ||
-            sq_mqtt_subscribe(clients[i], filter, 1, 10000, err, sizeof err) != SQ_OK) {
+        if (sq_mqtt_connect(clients[i], 30000, err, sizeof err) != SQ_OK) {
             log_error("mqtt.failed", "client=%s error=\"%s\"", id, err);
-            return 2;
+            _exit(2); /* Paho's threads are running: do not run exit handlers under them */
         }
+        /* A persistent session may already be delivering its backlog, which delays the SUBACK: the
+         * subscription is remembered either way and renewed on every reconnect. */
+        if (sq_mqtt_subscribe(clients[i], filter, 1, 3000, err, sizeof err) != SQ_OK)
+            log_warn("mqtt.subscribe_slow", "client=%s error=\"%s\" (kept; renewed on reconnect)", id, err);
         sq_admin_add_check(svc.admin, "mqtt", sq_mqtt_health, clients[i]);
     }
     log_info("bridge.running", "filter=%s connections=%ld await_delivery=%s", filter, connections,
