@@ -106,7 +106,17 @@ int sq_pg_exec(sq_pg *p, const char *sql, int nparams, const char *const *params
     int rc = sq_pg_connect(p, err, errlen);
     if (rc != SQ_OK)
         return rc;
+    bool idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
     PGresult *r = PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (idle && PQstatus(p->conn) != CONNECTION_OK) {
+        /* the server went away since the last call (a restart): outside a transaction the
+         * statement is simply sent again on a fresh connection */
+        PQclear(r);
+        sq_pg_reset(p);
+        if ((rc = sq_pg_connect(p, err, errlen)) != SQ_OK)
+            return rc;
+        r = PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         if (res)

@@ -28,7 +28,8 @@ PGconn *sq_pg_conn(sq_pg *p);
 /*
  * Runs one parameterised statement (text parameters, NULL = SQL NULL). On
  * success returns SQ_OK and, if res is not NULL, the result (caller PQclears).
- * Failures: SQ_RETRY when the connection or server is at fault (the
+ * Outside a transaction, a connection found broken (the server restarted) is re-opened and the
+ * statement sent once more. Failures: SQ_RETRY when the connection or server is at fault (the
  * connection is dropped and will be re-opened) or for serialization failures
  * and deadlocks; SQ_INVALID when the statement itself was refused.
  */

@@ -170,7 +170,6 @@ int sq_directory_refresh(sq_directory *d, int interval_ms)
     int64_t now = sq_mono_us();
     if (d->snap && now - d->last_check_us < (int64_t)interval_ms * 1000)
         return SQ_OK;
-    d->last_check_us = now;
     char err[256];
     PGresult *r;
     if (sq_pg_exec(d->pg,
@@ -185,6 +184,7 @@ int sq_directory_refresh(sq_directory *d, int interval_ms)
     char fp[128];
     snprintf(fp, sizeof fp, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    d->last_check_us = now; /* only a successful check counts: a failed one is retried at the next call */
     if (d->snap && strcmp(fp, d->fingerprint) == 0)
         return SQ_OK;
     snapshot *s = load(d->pg, err, sizeof err);

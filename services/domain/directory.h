@@ -37,7 +37,9 @@ typedef struct sq_community {
 typedef struct sq_directory sq_directory;
 
 sq_directory *sq_directory_new(sq_pg *pg);
-/* Reloads if more than `interval_ms` passed since the last check and the tables changed.
+/* Reloads if more than `interval_ms` passed since the last successful check and the tables changed.
+ * Callers that miss a person or community they expect call it with a short interval: the
+ * directory may be a few seconds behind an operator's edit.
  * SQ_OK (also when nothing changed) or SQ_RETRY (PostgreSQL unavailable: the old data stays). */
 int sq_directory_refresh(sq_directory *d, int interval_ms);
 void sq_directory_free(sq_directory *d);

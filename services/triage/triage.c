@@ -237,6 +237,8 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
 {
     sq_directory_refresh(tr->dir, 5000);
     const sq_community *c = sq_directory_community(tr->dir, t->community_id);
+    if (!c && sq_directory_refresh(tr->dir, 1000) == SQ_OK) /* maybe added a moment ago */
+        c = sq_directory_community(tr->dir, t->community_id);
     t->fallback = true;
     t->assignee_id[0] = '\0';
     *open_load = 0;

@@ -151,6 +151,8 @@ static sq_actor_kind actor_kind(workflow *w, const sq_ticket *t, const char *act
 {
     sq_directory_refresh(w->dir, 5000);
     const sq_staff *s = sq_directory_staff(w->dir, actor_id);
+    if (!s && sq_directory_refresh(w->dir, 1000) == SQ_OK) /* maybe added a moment ago */
+        s = sq_directory_staff(w->dir, actor_id);
     if (!s)
         return SQ_ACTOR_UNKNOWN;
     if (strcmp(t->assignee_id, actor_id) == 0)
@@ -215,6 +217,8 @@ static int handle_action(workflow *w, const rd_kafka_message_t *m, char *reason,
     in.actor = actor_kind(w, &e->t, p->actor_id);
     if (p->to && *p->to) {
         const sq_staff *to = sq_directory_staff(w->dir, p->to);
+        if (!to && sq_directory_refresh(w->dir, 1000) == SQ_OK)
+            to = sq_directory_staff(w->dir, p->to);
         in.to_known = to && (!e->t.company_id[0] || strcmp(to->company_id, e->t.company_id) == 0);
     }
     if (p->location) {
