@@ -192,7 +192,7 @@ int gw_http_start(gateway *g, char *err, size_t errlen)
     if (inet_pton(AF_INET, g->cfg.listen, &sa.sin_addr) != 1)
         return sq_fail(err, errlen, SQ_INVALID, "listen address '%s' is not IPv4", g->cfg.listen);
     daemon_handle = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                         MHD_USE_ERROR_LOG,
+                                         MHD_USE_POLL | MHD_USE_ERROR_LOG,
                                      0, NULL, NULL, handler, g, MHD_OPTION_SOCK_ADDR, &sa,
                                      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g->cfg.connection_timeout_s,
                                      MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.max_connections,

@@ -7,13 +7,23 @@
 #include <stdio.h>
 #include <string.h>
 
-static _Thread_local sq_redis *tl_redis;
+/* One Redis connection per request thread, closed when the thread ends (libmicrohttpd runs a
+ * thread per HTTP connection, so a thread-local that outlived its thread would leak a socket). */
+static pthread_key_t redis_key;
+static pthread_once_t redis_once = PTHREAD_ONCE_INIT;
+
+static void redis_close(void *r) { sq_redis_free(r); }
+static void redis_key_init(void) { pthread_key_create(&redis_key, redis_close); }
 
 sq_redis *gw_redis(gateway *g)
 {
-    if (!tl_redis)
-        tl_redis = sq_redis_new(g->common->redis_url, 500, NULL, 0);
-    return tl_redis;
+    pthread_once(&redis_once, redis_key_init);
+    sq_redis *r = pthread_getspecific(redis_key);
+    if (!r) {
+        r = sq_redis_new(g->common->redis_url, 500, NULL, 0);
+        pthread_setspecific(redis_key, r);
+    }
+    return r;
 }
 
 bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min, gw_reply *r)
