@@ -132,7 +132,7 @@ static void bench_triage(long n)
         char id[SQ_UUID_LEN], rid[96], b[24];
         sq_uuid4(id);
         snprintf(rid, sizeof rid, "bench-%s%ld", prefix, i);
-        snprintf(b, sizeof b, "%ld", i % 5000);
+        snprintf(b, sizeof b, "B%ld", i); /* every report its own place: no merges, one ticket each */
         Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
         h.event_id = id;
         h.community_id = "cm-csy";
@@ -162,7 +162,7 @@ static void bench_triage(long n)
     char out[128];
     snprintf(out, sizeof out, "%stickets.v1", prefix);
     span s = { .want = n };
-    for (int i = 0; i < 60 && s.seen < n; i++) {
+    for (int i = 0; i < 120 && s.seen < n; i++) {
         s.seen = 0;
         s.first_ms = s.last_ms = 0;
         ts_consume_until(out, -1, 5000, count_created, &s);
@@ -297,6 +297,7 @@ static void bench_recorder(long n)
 
 typedef struct {
     int port;
+    int thread;
     long requests;
     bool sign;
     double *lat_ms;
@@ -320,7 +321,7 @@ static void *load_thread(void *arg)
         int bl = snprintf(body, sizeof body,
                           "{\"community_id\":\"cm-csy\",\"reporter_id\":\"wx-b%ld-%d\",\"category\":\"sanitation\","
                           "\"description\":\"垃圾未清运\",\"building\":\"%ld\"}",
-                          i, a->port, i % 12);
+                          i, a->thread, i % 12);
         char ts[24], sig[65] = "x";
         snprintf(ts, sizeof ts, "%lld", (long long)(sq_now_us() / SQ_US_PER_S));
         if (a->sign) {
@@ -380,7 +381,7 @@ static double run_load(int port, long n, int conns, bool sign, double *p50, doub
     long per = n / conns;
     int64_t t0 = sq_mono_us();
     for (int i = 0; i < conns; i++) {
-        args[i] = (load_arg){ port, per, sign, lat + (long)i * per, 0 };
+        args[i] = (load_arg){ port, i, per, sign, lat + (long)i * per, 0 };
         pthread_create(&th[i], NULL, load_thread, &args[i]);
     }
     *ok = 0;
