@@ -41,6 +41,7 @@ int main(int argc, char **argv)
                              sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "notify.v1") };
     sq_emitter em = { svc.producer, topics.tickets, topics.notify, svc.cfg.service };
     triage *t = triage_new(rules, dir, &em, &topics);
+    triage_watch_rules(t, rules_path, &rules);
 
     long n = sq_ticketlog_replay(&svc.cfg, topics.tickets, triage_apply_log, t, err, sizeof err);
     if (n < 0) {

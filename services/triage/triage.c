@@ -39,6 +39,8 @@ struct triage {
     sq_map *seen;      /* input event ids already answered */
     unsigned rr;
     int64_t last_gc_us;
+    const char *rules_path;
+    sq_rules **rules_owned;
     sq_metric *m_created, *m_merged, *m_occurrence;
 };
 
@@ -171,6 +173,12 @@ void triage_free(triage *tr)
 }
 
 void triage_set_rules(triage *tr, const sq_rules *rules) { tr->rules = rules; }
+
+void triage_watch_rules(triage *tr, const char *path, sq_rules **owned)
+{
+    tr->rules_path = path;
+    tr->rules_owned = owned;
+}
 size_t triage_ticket_count(const triage *tr) { return sq_map_len(tr->tickets); }
 
 void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
@@ -614,6 +622,18 @@ static int gc_ticket(void *ctx, const char *key, void *value)
 void triage_tick(void *arg)
 {
     triage *tr = arg;
+    if (tr->rules_path && sq_service_reload_requested()) {
+        char err[512];
+        sq_rules *fresh = sq_rules_load(tr->rules_path, err, sizeof err);
+        if (!fresh) {
+            log_error("rules.reload_refused", "error=\"%s\" (keeping the rules in force)", err);
+        } else {
+            sq_rules_free(*tr->rules_owned);
+            *tr->rules_owned = fresh;
+            tr->rules = fresh;
+            log_info("rules.reloaded", "path=%s", tr->rules_path);
+        }
+    }
     int64_t now = sq_mono_us();
     if (now - tr->last_gc_us > 60 * SQ_US_PER_S) {
         tr->last_gc_us = now;

@@ -25,6 +25,8 @@ typedef struct triage_topics {
 triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics);
 void triage_free(triage *t);
 void triage_set_rules(triage *t, const sq_rules *rules);
+/* Re-reads the rules file on SIGHUP (from tick): a bad file is refused with file:line and the old rules kept. */
+void triage_watch_rules(triage *t, const char *path, sq_rules **owned);
 /* Replay callback for sq_ticketlog_replay. */
 void triage_apply_log(void *t, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
 /* Consumer-loop handler for reports, alarms and tickets.v1. */

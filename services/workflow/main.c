@@ -25,7 +25,8 @@ int main(int argc, char **argv)
     if (rc != SQ_OK)
         return rc == 1 ? 0 : 2;
     char err[512];
-    sq_rules *rules = sq_rules_load(*svc.cfg.rules_file ? svc.cfg.rules_file : "deploy/rules/shequ.rules", err, sizeof err);
+    const char *rules_path = *svc.cfg.rules_file ? svc.cfg.rules_file : "deploy/rules/shequ.rules";
+    sq_rules *rules = sq_rules_load(rules_path, err, sizeof err);
     if (!rules) {
         log_error("rules.invalid", "error=\"%s\"", err);
         return 2;
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
                            sq_topic_name(&svc.cfg, "tickets.v1"), hold_s * SQ_US_PER_S, reopen_on_unsatisfied };
     sq_emitter em = { svc.producer, o.tickets_topic, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
     workflow *w = workflow_new(rules, dir, &em, &o);
+    workflow_watch_rules(w, rules_path, &rules);
     long n = sq_ticketlog_replay(&svc.cfg, o.tickets_topic, workflow_apply_log, w, err, sizeof err);
     if (n < 0) {
         log_error("replay.failed", "error=\"%s\"", err);

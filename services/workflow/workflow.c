@@ -24,6 +24,8 @@ struct workflow {
     sq_map *tickets;
     sq_map *seen;
     int64_t last_sweep_us;
+    const char *rules_path;
+    sq_rules **rules_owned;
     sq_metric *m_applied, *m_rejected;
 };
 
@@ -58,6 +60,12 @@ void workflow_free(workflow *w)
 }
 
 size_t workflow_ticket_count(const workflow *w) { return sq_map_len(w->tickets); }
+
+void workflow_watch_rules(workflow *w, const char *path, sq_rules **owned)
+{
+    w->rules_path = path;
+    w->rules_owned = owned;
+}
 
 static void take_snapshot(entry *e, const Shequ__V1__TicketState *st)
 {
@@ -446,6 +454,18 @@ static int sweep(void *ctx, const char *key, void *value)
 void workflow_tick(void *arg)
 {
     workflow *w = arg;
+    if (w->rules_path && sq_service_reload_requested()) {
+        char err[512];
+        sq_rules *fresh = sq_rules_load(w->rules_path, err, sizeof err);
+        if (!fresh) {
+            log_error("rules.reload_refused", "error=\"%s\" (keeping the rules in force)", err);
+        } else {
+            sq_rules_free(*w->rules_owned);
+            *w->rules_owned = fresh;
+            w->rules = fresh;
+            log_info("rules.reloaded", "path=%s", w->rules_path);
+        }
+    }
     int64_t now = sq_mono_us();
     if (now - w->last_sweep_us < 10 * SQ_US_PER_S)
         return;

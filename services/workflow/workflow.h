@@ -26,6 +26,8 @@ typedef struct workflow_options {
 
 workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o);
 void workflow_free(workflow *w);
+/* Re-reads the rules file on SIGHUP (from tick): a bad file is refused with file:line and the old rules kept. */
+void workflow_watch_rules(workflow *w, const char *path, sq_rules **owned);
 void workflow_apply_log(void *w, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
 int workflow_handle(void *w, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);
 void workflow_tick(void *w);

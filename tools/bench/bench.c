@@ -33,6 +33,7 @@
 
 #include "kafka.h"
 #include "pg.h"
+#include "shequ/v1/property.pb-c.h"
 #include "shequ/v1/report.pb-c.h"
 #include "shequ/v1/ticket.pb-c.h"
 #include "testsupport.h"
@@ -172,6 +173,119 @@ static void bench_triage(long n)
     char notes[160];
     snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp", n, s.seen);
     result("triage", secs > 0 ? (double)s.seen / secs : 0, base_s > 0 ? (double)n / base_s : 0, 0, 0, notes);
+}
+
+/* ---------------------------------------------------------------- workflow */
+
+static bool count_responded(const rd_kafka_message_t *m, void *arg)
+{
+    span *s = arg;
+    Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
+    if (e && (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_RESPONDED || e->body_case == SHEQU__V1__TICKET_EVENT__BODY_REJECTED)) {
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (!s->first_ms || ts < s->first_ms)
+            s->first_ms = ts;
+        if (ts > s->last_ms)
+            s->last_ms = ts;
+        s->seen++;
+    }
+    if (e)
+        shequ__v1__ticket_event__free_unpacked(e, NULL);
+    return s->seen >= s->want;
+}
+
+static void owner_sql(const char *sql, int n, const char *const *p)
+{
+    sq_pg *pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 60000, "bench");
+    char err[256];
+    if (sq_pg_exec(pg, sql, n, p, NULL, err, sizeof err) != SQ_OK)
+        fprintf(stderr, "bench: %s\n", err);
+    sq_pg_free(pg);
+}
+
+static void bench_workflow(long n)
+{
+    char staff[64], company[64], community[64];
+    snprintf(staff, sizeof staff, "%sstaff", prefix);
+    snprintf(company, sizeof company, "%sco", prefix);
+    snprintf(community, sizeof community, "%scm", prefix);
+    const char *pc[] = { community, company };
+    owner_sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id) VALUES ($1, 'bench', 'st', $2)", 2, pc);
+    const char *ps[] = { staff, company, community };
+    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills) VALUES ($1, 'bench', 'staff', $2, $3, '{*}')", 3, ps);
+    sq_producer *p = producer();
+    char tickets[128], actions[128];
+    snprintf(tickets, sizeof tickets, "%stickets.v1", prefix);
+    snprintf(actions, sizeof actions, "%sevents.property.v1", prefix);
+    uint8_t buf[1024];
+    int64_t base = sq_now_us();
+    for (long i = 0; i < n; i++) { /* the tickets, as triage wrote them */
+        char t[96], id[SQ_UUID_LEN];
+        snprintf(t, sizeof t, "%sw%ld", prefix, i);
+        sq_uuid4(id);
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        h.community_id = community;
+        h.source = "triage";
+        Shequ__V1__Clock c = SHEQU__V1__CLOCK__INIT;
+        c.name = "respond";
+        c.started_at_us = base;
+        c.due_at_us = base + 4LL * 3600 * SQ_US_PER_S;
+        Shequ__V1__Clock *clocks[] = { &c };
+        Shequ__V1__TicketState st = SHEQU__V1__TICKET_STATE__INIT;
+        st.ticket_id = t;
+        st.community_id = community;
+        st.company_id = company;
+        st.category = "sanitation";
+        st.tier = "general";
+        st.status = SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED;
+        st.assignee_id = staff;
+        st.n_clocks = 1;
+        st.clocks = clocks;
+        st.created_at_us = base;
+        Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
+        Shequ__V1__Assigned as = SHEQU__V1__ASSIGNED__INIT;
+        e.header = &h;
+        e.ticket_id = t;
+        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED;
+        e.assigned = &as;
+        e.state = &st;
+        size_t len = shequ__v1__ticket_event__pack(&e, buf);
+        sq_producer_send(p, tickets, t, strlen(t), buf, len, NULL, NULL, NULL);
+    }
+    for (long i = 0; i < n; i++) { /* one accept per ticket */
+        char t[96], id[SQ_UUID_LEN];
+        snprintf(t, sizeof t, "%sw%ld", prefix, i);
+        sq_uuid4(id);
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        Shequ__V1__PropertyEvent a = SHEQU__V1__PROPERTY_EVENT__INIT;
+        a.header = &h;
+        a.ticket_id = t;
+        a.actor_id = staff;
+        a.action = SHEQU__V1__ACTION__ACTION_ACCEPT;
+        size_t len = shequ__v1__property_event__pack(&a, buf);
+        sq_producer_send(p, actions, t, strlen(t), buf, len, NULL, NULL, NULL);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    char pg[300];
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { pg, NULL };
+    pid_t pid = spawn_service("workflow", extra);
+    span s = { .want = n };
+    for (int i = 0; i < 120 && s.seen < n; i++) {
+        s.seen = 0;
+        s.first_ms = s.last_ms = 0;
+        ts_consume_until(tickets, -1, 5000, count_responded, &s);
+    }
+    ts_stop(pid, false);
+    owner_sql("DELETE FROM shequ.staff WHERE staff_id = $1 AND company_id = $2 AND community_id = $3", 3, ps);
+    owner_sql("DELETE FROM shequ.communities WHERE community_id = $1 AND company_id = $2", 2, pc);
+    double secs = (double)(s.last_ms - s.first_ms) / 1e3;
+    char notes[160];
+    snprintf(notes, sizeof notes, "%ld accepts on %ld tickets -> %ld answers; rate over first..last output timestamp", n, n, s.seen);
+    result("workflow", secs > 0 ? (double)s.seen / secs : 0, 0, 0, 0, notes);
 }
 
 /* ---------------------------------------------------------------- recorder */
@@ -461,6 +575,8 @@ int main(int argc, char **argv)
     long n = atol(argv[2]);
     if (strcmp(argv[1], "triage") == 0)
         bench_triage(n);
+    else if (strcmp(argv[1], "workflow") == 0)
+        bench_workflow(n);
     else if (strcmp(argv[1], "recorder") == 0)
         bench_recorder(n);
     else if (strcmp(argv[1], "gateway") == 0)
