@@ -2,7 +2,8 @@
  * The sla service on the real stack, on its own prefixed topics, fed with
  * ticket snapshots as triage and workflow write them:
  *  - a difficult ticket planned with a deadline 8 s ahead and never resolved
- *    gets a warning (80 %), a breach and level 1 (100 %) and level 2 (200 %),
+ *    gets a warning (80 %), a breach and level 1 (100 %) and level 2 (200 %) (the ladder is
+ *    set to 0.8,1,2,5 so level 3 lies beyond the test),
  *    each exactly once, across a kill -9 of sla between level 1 and level 2
  *    (the restarted member waits out the dead one's 6 s session first);
  *  - a ticket resolved in time gets no breach;
@@ -29,7 +30,7 @@ static sq_common_config pcfg;
 
 static pid_t spawn_sla(void)
 {
-    static char env[6][300];
+    static char env[7][300];
     char path[512];
     ts_build_path(path, sizeof path, "services/sla/sla");
     snprintf(env[0], sizeof env[0], "SHEQU_TOPIC_PREFIX=%s", prefix);
@@ -38,7 +39,9 @@ static pid_t spawn_sla(void)
     snprintf(env[3], sizeof env[3], "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
     snprintf(env[4], sizeof env[4], "SHEQU_KAFKA_BROKERS=%s", ts_env("KAFKA_BROKERS"));
     snprintf(env[5], sizeof env[5], "SHEQU_LOG_LEVEL=info");
-    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], NULL };
+    /* level 3 at 5x, far beyond the test's window, so reading the log never races it */
+    snprintf(env[6], sizeof env[6], "SHEQU_LADDER=default=0.8,1,2,5");
+    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], NULL };
     char *argv[] = { path, NULL };
     return ts_spawn(argv, e);
 }
@@ -160,7 +163,7 @@ static void ladder_exactly_once_across_kill9(void **state)
     snprintf(in_time, sizeof in_time, "%sintime", prefix);
     snprintf(paused, sizeof paused, "%spaused", prefix);
     int64_t t0 = sq_now_us();
-    /* never resolved: plan deadline 8 s ahead → 80 % at 6.4 s, breach + level 1 at 8 s, level 2 at 16 s, level 3 at 24 s */
+    /* never resolved: plan deadline 8 s ahead → 80 % at 6.4 s, breach + level 1 at 8 s, level 2 at 16 s, level 3 at 40 s */
     snapshot(never, 0, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS, t0, t0 + 8 * SQ_US_PER_S, 0, 0, 0);
     /* resolved after 2 s of a 5 s deadline: never breached */
     snapshot(in_time, 0, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS, t0, t0 + 5 * SQ_US_PER_S, 0, 0, 0);
@@ -190,7 +193,7 @@ static void ladder_exactly_once_across_kill9(void **state)
     assert_int_equal(c.breaches, 1);
     assert_int_equal(c.level[1], 1);
     assert_int_equal(c.level[2], 1);  /* fired by the restarted instance */
-    assert_int_equal(c.level[3], 0);  /* 24 s is still ahead */
+    assert_int_equal(c.level[3], 0);  /* 40 s is still ahead */
     assert_true(c.breach_due == t0 + 8 * SQ_US_PER_S);
     c = read_counts(in_time);
     assert_int_equal(c.breaches, 0);
