@@ -146,35 +146,11 @@ out:
     return rc;
 }
 
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int err;
-} waiter;
-
-static void delivered(void *opaque, int err, int32_t partition, int64_t offset)
-{
-    waiter *w = opaque;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    w->err = err;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static int send_and_wait(bridge *b, const char *topic, const char *key, const void *buf, size_t len, rd_kafka_headers_t *h)
 {
     if (!b->o.await_delivery)
         return sq_producer_send(b->o.producer, topic, key, strlen(key), buf, len, h, NULL, NULL);
-    waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-    if (sq_producer_send(b->o.producer, topic, key, strlen(key), buf, len, h, delivered, &w) != SQ_OK)
-        return SQ_RETRY;
-    pthread_mutex_lock(&w.mu);
-    while (!w.done) /* a delivery report always comes (message.timeout.ms) */
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    return w.err ? SQ_RETRY : SQ_OK;
+    return sq_producer_send_sync(b->o.producer, topic, key, strlen(key), buf, len, h);
 }
 
 int bridge_on_message(void *arg, const char *topic, const void *payload, size_t len)

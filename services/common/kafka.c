@@ -205,6 +205,43 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
     return SQ_RETRY;
 }
 
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int err;
+} sync_waiter;
+
+static void sync_delivered(void *opaque, int err, int32_t partition, int64_t offset)
+{
+    sync_waiter *w = opaque;
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    w->err = err;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int sq_producer_send_sync(sq_producer *p, const char *topic, const void *key, size_t keylen,
+                          const void *val, size_t vallen, rd_kafka_headers_t *hdrs)
+{
+    sync_waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+    if (sq_producer_send(p, topic, key, keylen, val, vallen, hdrs, sync_delivered, &w) != SQ_OK)
+        return SQ_RETRY;
+    /* a delivery report always comes, at the latest when message.timeout.ms expires */
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    return w.err == 0 ? SQ_OK : SQ_RETRY;
+}
+
+int64_t sq_message_time_us(const rd_kafka_message_t *m)
+{
+    int64_t ms = rd_kafka_message_timestamp(m, NULL);
+    return ms > 0 ? ms * 1000 : sq_now_us();
+}
+
 int sq_producer_wait(sq_producer *p, int timeout_ms)
 {
     int64_t deadline = sq_mono_us() + (int64_t)timeout_ms * 1000;

@@ -53,6 +53,10 @@ int sq_producer_start_poller(sq_producer *p);
 int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen,
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque);
+/* Sends one message and waits for its delivery report (from another thread, the poller must run).
+ * SQ_OK once Kafka acknowledged it, SQ_RETRY if it could not be queued or delivered. */
+int sq_producer_send_sync(sq_producer *p, const char *topic, const void *key, size_t keylen,
+                          const void *val, size_t vallen, rd_kafka_headers_t *hdrs);
 /* Waits until every message sent so far is acknowledged or failed. SQ_OK if none failed since the
  * previous wait, SQ_RETRY if some failed or the timeout passed. */
 int sq_producer_wait(sq_producer *p, int timeout_ms);
@@ -95,6 +99,9 @@ rd_kafka_t *sq_consumer_handle(sq_consumer *c);
 
 /* Dead-letters one message through p (see deadletter.h); counted in the metrics. */
 int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail);
+
+/* The time the bus accepted a message (its Kafka timestamp) in microseconds; now if it has none. */
+int64_t sq_message_time_us(const rd_kafka_message_t *m);
 
 /* Kafka health check for the admin endpoint: a metadata request with a 2 s timeout. Thread-safe. */
 int sq_kafka_health(void *rk_handle, char *msg, size_t msglen);

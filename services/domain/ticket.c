@@ -382,3 +382,37 @@ void sq_ticket_from_state(sq_ticket *t, const Shequ__V1__TicketState *st)
     t->fallback = st->unassigned_fallback;
     COPY(t->summary, st->summary);
 }
+
+void sq_ticket_merge_counters(sq_ticket *t, int reporters, int occurrences, int level)
+{
+    if (t->reporter_count < reporters)
+        t->reporter_count = reporters;
+    if (t->occurrence_count < occurrences)
+        t->occurrence_count = occurrences;
+    if (t->escalation_level < level)
+        t->escalation_level = level;
+}
+
+void sq_ticket_apply_counters(sq_ticket *t, const Shequ__V1__TicketEvent *e)
+{
+    switch (e->body_case) {
+    case SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE:
+        sq_ticket_merge_counters(t, 0, e->occurrence->occurrence_count, 0);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_MERGED:
+        sq_ticket_merge_counters(t, e->merged->reporter_count, 0, 0);
+        break;
+    case SHEQU__V1__TICKET_EVENT__BODY_ESCALATED:
+        sq_ticket_merge_counters(t, 0, 0, e->escalated->level);
+        break;
+    default:
+        break;
+    }
+}
+
+void sq_ticket_take_snapshot(sq_ticket *t, const Shequ__V1__TicketState *st)
+{
+    int reporters = t->reporter_count, occurrences = t->occurrence_count, level = t->escalation_level;
+    sq_ticket_from_state(t, st);
+    sq_ticket_merge_counters(t, reporters, occurrences, level);
+}

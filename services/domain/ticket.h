@@ -103,6 +103,14 @@ void sq_ticket_apply_feedback(sq_ticket *t, const char *reporter_id, int rating,
  * against its original deadline. */
 void sq_ticket_reopen(sq_ticket *t, int64_t now_us);
 
+/* Counters only grow, and two services count (triage the reporters and occurrences, sla the
+ * escalation level): a snapshot or an event never lowers them. */
+void sq_ticket_merge_counters(sq_ticket *t, int reporters, int occurrences, int level);
+/* Applies the counters that events without a snapshot carry (merged, occurrence, escalated). */
+void sq_ticket_apply_counters(sq_ticket *t, const Shequ__V1__TicketEvent *e);
+/* Replaces *t by a snapshot, keeping the counters at their maximum. */
+void sq_ticket_take_snapshot(sq_ticket *t, const Shequ__V1__TicketState *st);
+
 /* Great-circle distance in metres. */
 double sq_distance_m(double lat1, double lon1, double lat2, double lon2);
 

@@ -20,34 +20,9 @@ void gw_reply_error(gw_reply *r, int status, const char *code, const char *field
     r->body = json_pack("{s:{s:s,s:s?,s:s}}", "error", "code", code, "field", field, "message", message);
 }
 
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int err;
-} waiter;
-
-static void delivered(void *opaque, int err, int32_t partition, int64_t offset)
-{
-    waiter *w = opaque;
-    pthread_mutex_lock(&w->mu);
-    w->done = true;
-    w->err = err;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 int gw_produce(gateway *g, const char *topic, const char *key, const void *buf, size_t len)
 {
-    waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-    if (sq_producer_send(g->producer, topic, key, strlen(key), buf, len, NULL, delivered, &w) != SQ_OK)
-        return SQ_RETRY;
-    /* the delivery report always comes, at the latest when message.timeout.ms expires */
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    return w.err == 0 ? SQ_OK : SQ_RETRY;
+    return sq_producer_send_sync(g->producer, topic, key, strlen(key), buf, len, NULL);
 }
 
 /* ----------------------------------------------------------- validation */

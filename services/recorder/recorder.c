@@ -355,12 +355,6 @@ out:
     return rc;
 }
 
-static int64_t bus_time_us(const rd_kafka_message_t *m)
-{
-    int64_t ms = rd_kafka_message_timestamp(m, NULL);
-    return ms > 0 ? ms * 1000 : sq_now_us();
-}
-
 static const char *channel_name(int c)
 {
     static const char *n[] = { NULL, "miniprogram", "hotline", "grid_worker", "app", "open311" };
@@ -403,7 +397,7 @@ static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, siz
         copybuf_bool(b, p->phone_sealed.len > 0);
         copybuf_text(b, channel_name(p->channel));
         copybuf_text(b, p->client_id);
-        copybuf_time(b, bus_time_us(m));
+        copybuf_time(b, sq_message_time_us(m));
         copybuf_end_row(b);
     }
     shequ__v1__resident_report__free_unpacked(p, NULL);
@@ -428,7 +422,7 @@ static int on_alarm(recorder *r, const rd_kafka_message_t *m, char *reason, size
         copybuf_text(b, a->unit);
         copybuf_time(b, a->device_time_us);
         copybuf_text(b, *a->snapshot_url ? a->snapshot_url : NULL);
-        copybuf_time(b, bus_time_us(m));
+        copybuf_time(b, sq_message_time_us(m));
         copybuf_end_row(b);
     }
     shequ__v1__device_alarm__free_unpacked(a, NULL);
@@ -462,7 +456,7 @@ static int on_deadletter(recorder *r, const rd_kafka_message_t *m)
     else
         copybuf_null(b);
     copybuf_bytea(b, m->payload, m->len);
-    copybuf_time(b, bus_time_us(m));
+    copybuf_time(b, sq_message_time_us(m));
     copybuf_end_row(b);
     return SQ_OK;
 }

@@ -67,12 +67,7 @@ static void entry_set(triage *tr, entry *e, const sq_ticket *nt)
         load_add(tr, e->t.assignee_id, -1);
     int rc = e->t.reporter_count, oc = e->t.occurrence_count, lvl = e->t.escalation_level;
     e->t = *nt;
-    if (e->t.reporter_count < rc)
-        e->t.reporter_count = rc;
-    if (e->t.occurrence_count < oc)
-        e->t.occurrence_count = oc;
-    if (e->t.escalation_level < lvl)
-        e->t.escalation_level = lvl;
+    sq_ticket_merge_counters(&e->t, rc, oc, lvl);
     bool open = sq_status_open(e->t.status);
     if (open)
         load_add(tr, e->t.assignee_id, 1);
@@ -201,22 +196,7 @@ void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t parti
             repeat_note(tr, &e->t);
         return;
     }
-    switch (ev->body_case) {
-    case SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE:
-        if (ev->occurrence->occurrence_count > e->t.occurrence_count)
-            e->t.occurrence_count = ev->occurrence->occurrence_count;
-        break;
-    case SHEQU__V1__TICKET_EVENT__BODY_MERGED:
-        if (ev->merged->reporter_count > e->t.reporter_count)
-            e->t.reporter_count = ev->merged->reporter_count;
-        break;
-    case SHEQU__V1__TICKET_EVENT__BODY_ESCALATED:
-        if (ev->escalated->level > e->t.escalation_level)
-            e->t.escalation_level = ev->escalated->level;
-        break;
-    default:
-        break;
-    }
+    sq_ticket_apply_counters(&e->t, ev);
 }
 
 /* --------------------------------------------------------------- emitting */
@@ -364,12 +344,6 @@ static entry *merge_target(triage *tr, const sq_ticket *t, int64_t at)
 static void copy_str(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 #define COPY(dst, src) copy_str(dst, sizeof dst, src)
 
-static int64_t bus_time_us(const rd_kafka_message_t *m)
-{
-    int64_t ms = rd_kafka_message_timestamp(m, NULL);
-    return ms > 0 ? ms * 1000 : sq_now_us();
-}
-
 static int handle_report(triage *tr, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     Shequ__V1__ResidentReport *r = shequ__v1__resident_report__unpack(NULL, m->len, m->payload);
@@ -396,7 +370,7 @@ static int handle_report(triage *tr, const rd_kafka_message_t *m, char *reason, 
     sq_uuid5(ticket_id, "ticket", r->report_id, strlen(r->report_id));
     if (sq_map_get(tr->seen, cause) || sq_map_get(tr->tickets, ticket_id))
         goto out; /* already answered (redelivery or replay) */
-    int64_t at = bus_time_us(m);
+    int64_t at = sq_message_time_us(m);
     sq_ticket t = { 0 };
     COPY(t.ticket_id, ticket_id);
     COPY(t.community_id, r->header->community_id);
@@ -490,7 +464,7 @@ static int handle_alarm(triage *tr, const rd_kafka_message_t *m, char *reason, s
     const char *cause = a->header->event_id;
     if (sq_map_get(tr->seen, cause))
         goto out;
-    int64_t at = bus_time_us(m);
+    int64_t at = sq_message_time_us(m);
     char key[256];
     snprintf(key, sizeof key, "%s|%s", a->device_id, a->type);
     entry *e = sq_map_get(tr->by_device, key);

@@ -67,18 +67,6 @@ void workflow_watch_rules(workflow *w, const char *path, sq_rules **owned)
     w->rules_owned = owned;
 }
 
-static void take_snapshot(entry *e, const Shequ__V1__TicketState *st)
-{
-    int rc = e->t.reporter_count, oc = e->t.occurrence_count, lvl = e->t.escalation_level;
-    sq_ticket_from_state(&e->t, st);
-    if (e->t.reporter_count < rc)
-        e->t.reporter_count = rc;
-    if (e->t.occurrence_count < oc)
-        e->t.occurrence_count = oc;
-    if (e->t.escalation_level < lvl)
-        e->t.escalation_level = lvl;
-}
-
 void workflow_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
 {
     workflow *w = arg;
@@ -102,26 +90,10 @@ void workflow_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t par
         e->pending_own--; /* our local state is already at least this new */
         return;
     }
-    if (ev->state) {
-        take_snapshot(e, ev->state);
-        return;
-    }
-    switch (ev->body_case) {
-    case SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE:
-        if (ev->occurrence->occurrence_count > e->t.occurrence_count)
-            e->t.occurrence_count = ev->occurrence->occurrence_count;
-        break;
-    case SHEQU__V1__TICKET_EVENT__BODY_MERGED:
-        if (ev->merged->reporter_count > e->t.reporter_count)
-            e->t.reporter_count = ev->merged->reporter_count;
-        break;
-    case SHEQU__V1__TICKET_EVENT__BODY_ESCALATED:
-        if (ev->escalated->level > e->t.escalation_level)
-            e->t.escalation_level = ev->escalated->level;
-        break;
-    default:
-        break;
-    }
+    if (ev->state)
+        sq_ticket_take_snapshot(&e->t, ev->state);
+    else
+        sq_ticket_apply_counters(&e->t, ev);
 }
 
 static int emit(workflow *w, entry *e, Shequ__V1__TicketEvent *ev, bool with_state, const char *type,
@@ -189,12 +161,6 @@ static int find_ticket(workflow *w, const rd_kafka_message_t *m, const char *tic
     return sq_fail(detail, dlen, SQ_RETRY, "ticket %.64s not seen yet", ticket_id);
 }
 
-static int64_t bus_time_us(const rd_kafka_message_t *m)
-{
-    int64_t ms = rd_kafka_message_timestamp(m, NULL);
-    return ms > 0 ? ms * 1000 : sq_now_us();
-}
-
 static int handle_action(workflow *w, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     Shequ__V1__PropertyEvent *p = shequ__v1__property_event__unpack(NULL, m->len, m->payload);
@@ -219,7 +185,7 @@ static int handle_action(workflow *w, const rd_kafka_message_t *m, char *reason,
         goto out;
     if ((rc = find_ticket(w, m, p->ticket_id, &e, reason, rlen, detail, dlen)) != SQ_OK)
         goto out;
-    int64_t at = bus_time_us(m);
+    int64_t at = sq_message_time_us(m);
     sq_action_input in = { .action = (sq_action)p->action, .now_us = at, .deadline_us = p->deadline_us,
                            .to = p->to, .nphotos = (int)p->n_photos, .note = p->note };
     in.actor = actor_kind(w, &e->t, p->actor_id);
@@ -350,7 +316,7 @@ static int handle_feedback(workflow *w, const rd_kafka_message_t *m, char *reaso
         goto out;
     if ((rc = find_ticket(w, m, f->ticket_id, &e, reason, rlen, detail, dlen)) != SQ_OK)
         goto out;
-    int64_t at = bus_time_us(m);
+    int64_t at = sq_message_time_us(m);
     sq_ticket before = e->t;
     sq_feedback_result res;
     sq_ticket_apply_feedback(&e->t, f->reporter_id, (int)f->rating, f->reopen, w->o.reopen_on_unsatisfied, at, &res);

@@ -505,6 +505,46 @@ static void snapshot_round_trip(void **state)
     assert_true(back.has_location && back.lat == 1.5);
 }
 
+static void counters_only_grow(void **state)
+{
+    int64_t c = 1700000000LL * SQ_US_PER_S;
+    sq_ticket t = make("medium", "noise", SQ_ST_IN_PROGRESS, c);
+    t.reporter_count = 3;
+    t.occurrence_count = 2;
+    t.escalation_level = 1;
+    /* an older snapshot from the other writer lowers nothing */
+    sq_ticket old = make("medium", "noise", SQ_ST_ASSIGNED, c);
+    old.reporter_count = 1;
+    Shequ__V1__TicketState st;
+    Shequ__V1__Clock clocks[SQ_MAX_CLOCKS], *ptrs[SQ_MAX_CLOCKS];
+    Shequ__V1__GeoPoint loc;
+    sq_ticket_to_state(&old, &st, clocks, ptrs, &loc);
+    sq_ticket_take_snapshot(&t, &st);
+    assert_int_equal(t.status, SQ_ST_ASSIGNED); /* the snapshot's own fields win */
+    assert_int_equal(t.reporter_count, 3);
+    assert_int_equal(t.occurrence_count, 2);
+    assert_int_equal(t.escalation_level, 1);
+    Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
+    Shequ__V1__Occurrence oc = SHEQU__V1__OCCURRENCE__INIT;
+    oc.occurrence_count = 5;
+    e.body_case = SHEQU__V1__TICKET_EVENT__BODY_OCCURRENCE;
+    e.occurrence = &oc;
+    sq_ticket_apply_counters(&t, &e);
+    assert_int_equal(t.occurrence_count, 5);
+    Shequ__V1__Escalated x = SHEQU__V1__ESCALATED__INIT;
+    x.level = 0; /* never lower */
+    e.body_case = SHEQU__V1__TICKET_EVENT__BODY_ESCALATED;
+    e.escalated = &x;
+    sq_ticket_apply_counters(&t, &e);
+    assert_int_equal(t.escalation_level, 1);
+    Shequ__V1__Merged mg = SHEQU__V1__MERGED__INIT;
+    mg.reporter_count = 4;
+    e.body_case = SHEQU__V1__TICKET_EVENT__BODY_MERGED;
+    e.merged = &mg;
+    sq_ticket_apply_counters(&t, &e);
+    assert_int_equal(t.reporter_count, 4);
+}
+
 /* ------------------------------------------------------- assign, merge, repeat */
 
 static void assignment(void **state)
@@ -568,6 +608,7 @@ int main(void)
         cmocka_unit_test(pause_resume_extends_deadline),
         cmocka_unit_test(feedback_and_reopen),
         cmocka_unit_test(snapshot_round_trip),
+        cmocka_unit_test(counters_only_grow),
         cmocka_unit_test(assignment),
         cmocka_unit_test(merge_window_edges),
         cmocka_unit_test(repeat_counting_edges),
