@@ -60,6 +60,20 @@ static void result(const char *stage, double per_s, double baseline_per_s, doubl
     }
 }
 
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 static pid_t spawn_service(const char *name, char *const extra[])
 {
     static char env[12][300];
@@ -160,6 +174,8 @@ static void bench_triage(long n)
     snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
     char *extra[] = { rules, pg, NULL };
     pid_t pid = spawn_service("triage", extra);
+    sq_sleep_ms(300);
+    long rss_start = rss_kb(pid);
     char out[128];
     snprintf(out, sizeof out, "%stickets.v1", prefix);
     span s = { .want = n };
@@ -168,10 +184,12 @@ static void bench_triage(long n)
         s.first_ms = s.last_ms = 0;
         ts_consume_until(out, -1, 5000, count_created, &s);
     }
+    long rss_end = rss_kb(pid);
     ts_stop(pid, false);
     double secs = (double)(s.last_ms - s.first_ms) / 1e3;
-    char notes[160];
-    snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp", n, s.seen);
+    char notes[200];
+    snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp; RSS %ld kB at start, %ld kB with %ld open tickets",
+             n, s.seen, rss_start, rss_end, s.seen);
     result("triage", secs > 0 ? (double)s.seen / secs : 0, base_s > 0 ? (double)n / base_s : 0, 0, 0, notes);
 }
 
