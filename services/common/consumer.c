@@ -1,0 +1,384 @@
+/*
+ * consumer.c — the at-least-once consumer loop (see kafka.h for the contract).
+ */
+#include "deadletter.h"
+#include "kafka_internal.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* -------------------------------------------------------------- consumer */
+
+typedef struct {
+    char *topic;
+    int32_t partition;
+    int64_t first, last;
+} range;
+
+typedef struct {
+    char topic[128];
+    sq_metric *in, *lag;
+} topic_metrics;
+
+struct sq_consumer {
+    rd_kafka_t *rk;
+    sq_producer *producer;
+    const sq_common_config *cfg;
+    const char *dl_topic;
+    const sq_handler *h;
+    void *app;
+    range *ranges;
+    int nranges, cap;
+    long pending;
+    int64_t batch_started_us;
+    topic_metrics tm[16];
+    int ntm;
+    sq_metric *m_dead, *m_err, *m_latency, *m_flush, *m_retry;
+};
+
+static topic_metrics *metrics_for(sq_consumer *c, const char *topic)
+{
+    for (int i = 0; i < c->ntm; i++)
+        if (strcmp(c->tm[i].topic, topic) == 0)
+            return &c->tm[i];
+    if (c->ntm == (int)SQ_ARRAY_LEN(c->tm))
+        return &c->tm[0];
+    topic_metrics *t = &c->tm[c->ntm++];
+    char labels[200];
+    snprintf(t->topic, sizeof t->topic, "%s", topic);
+    snprintf(labels, sizeof labels, "topic=\"%s\"", topic);
+    t->in = sq_metric_counter("shequ_messages_in_total", labels, "messages consumed");
+    t->lag = sq_metric_gauge("shequ_consumer_lag", labels, "messages behind the partition end, summed over assigned partitions");
+    return t;
+}
+
+static void batch_track(sq_consumer *c, const rd_kafka_message_t *m)
+{
+    for (int i = 0; i < c->nranges; i++) {
+        range *r = &c->ranges[i];
+        if (r->partition == m->partition && strcmp(r->topic, rd_kafka_topic_name(m->rkt)) == 0) {
+            r->last = m->offset;
+            return;
+        }
+    }
+    if (c->nranges == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 16;
+        range *nr = realloc(c->ranges, (size_t)cap * sizeof *nr);
+        if (!nr)
+            abort();
+        c->ranges = nr;
+        c->cap = cap;
+    }
+    c->ranges[c->nranges++] = (range){ strdup(rd_kafka_topic_name(m->rkt)), m->partition, m->offset, m->offset };
+}
+
+static void batch_reset(sq_consumer *c)
+{
+    for (int i = 0; i < c->nranges; i++)
+        free(c->ranges[i].topic);
+    c->nranges = 0;
+    c->pending = 0;
+}
+
+/* Makes the batch durable, then stores offset+1 of its last message per partition. */
+static int batch_commit(sq_consumer *c)
+{
+    if (c->nranges == 0)
+        return SQ_OK;
+    int64_t t0 = sq_mono_us();
+    int rc = c->h && c->h->flush ? c->h->flush(c->app) : SQ_OK;
+    if (rc == SQ_OK && c->producer)
+        rc = sq_producer_wait(c->producer, 30000);
+    if (rc != SQ_OK)
+        return SQ_RETRY;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->nranges);
+    for (int i = 0; i < c->nranges; i++)
+        rd_kafka_topic_partition_list_add(l, c->ranges[i].topic, c->ranges[i].partition)->offset =
+            c->ranges[i].last + 1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
+    if (e)
+        log_debug("kafka.offsets_store", "error=\"%s\" (partition no longer assigned)", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+    sq_metric_observe(c->m_flush, (double)(sq_mono_us() - t0) / 1e6);
+    batch_reset(c);
+    return SQ_OK;
+}
+
+/* Drops the batch's pending effects and seeks back so it is handled again. */
+static void batch_rewind(sq_consumer *c)
+{
+    if (c->h && c->h->discard)
+        c->h->discard(c->app);
+    if (c->nranges) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->nranges);
+        for (int i = 0; i < c->nranges; i++)
+            rd_kafka_topic_partition_list_add(l, c->ranges[i].topic, c->ranges[i].partition)->offset =
+                c->ranges[i].first;
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
+        if (e) {
+            log_warn("kafka.seek_failed", "error=\"%s\"", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    sq_metric_add(c->m_retry, 1);
+    batch_reset(c);
+}
+
+static void log_parts(const char *event, const rd_kafka_topic_partition_list_t *parts)
+{
+    char buf[512];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < parts->cnt && off < sizeof buf - 40; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s[%d]", i ? "," : "",
+                                parts->elems[i].topic, (int)parts->elems[i].partition);
+    log_info(event, "count=%d partitions=%s", parts->cnt, buf);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    sq_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_parts("kafka.assigned", parts);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (c->h && c->h->assigned)
+            c->h->assigned(c->app, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        log_parts("kafka.revoked", parts);
+        if (rd_kafka_assignment_lost(rk)) {
+            log_warn("kafka.assignment_lost", "pending=%ld (will be redelivered)", c->pending);
+            batch_rewind(c);
+        } else if (batch_commit(c) != SQ_OK) {
+            log_warn("kafka.revoke_flush_failed", "pending=%ld (will be redelivered)", c->pending);
+            batch_rewind(c);
+        } else {
+            rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+            if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                log_warn("kafka.commit_failed", "error=\"%s\"", rd_kafka_err2str(ce));
+        }
+        if (c->h && c->h->revoked)
+            c->h->revoked(c->app, parts);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    } else {
+        log_error("kafka.rebalance_error", "error=\"%s\"", rd_kafka_err2str(err));
+        rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        log_error("kafka.assign_failed", "error=\"%s\"", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
+static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    sq_kafka_report_error(rk, err, reason, NULL);
+}
+
+sq_consumer *sq_consumer_new(const sq_common_config *cfg, const char *const *topics, sq_producer *producer,
+                             const char *const *extra, char *err, size_t errlen)
+{
+    sq_consumer *c = calloc(1, sizeof *c);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char session[24], heartbeat[24];
+    snprintf(session, sizeof session, "%ld", cfg->kafka_session_timeout_ms);
+    snprintf(heartbeat, sizeof heartbeat, "%ld", cfg->kafka_session_timeout_ms / 3);
+    const char *group = cfg->kafka_group && *cfg->kafka_group ? cfg->kafka_group : cfg->service;
+    if (!c || sq_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err, errlen) ||
+        sq_kafka_conf_set(conf, "group.id", group, err, errlen) ||
+        sq_kafka_conf_set(conf, "client.id", cfg->service, err, errlen) ||
+        sq_kafka_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+        sq_kafka_conf_set(conf, "enable.auto.commit", "true", err, errlen) ||
+        sq_kafka_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
+        sq_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+        sq_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) ||
+        sq_kafka_conf_set(conf, "session.timeout.ms", session, err, errlen) ||
+        sq_kafka_conf_set(conf, "heartbeat.interval.ms", heartbeat, err, errlen) ||
+        sq_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err, errlen) ||
+        sq_kafka_conf_extra(conf, extra, err, errlen))
+        goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
+    rd_kafka_conf_set_log_cb(conf, sq_kafka_log_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    char e[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->rk) {
+        sq_fail(err, errlen, SQ_ERR, "kafka consumer: %s", e);
+        goto fail;
+    }
+    conf = NULL;
+    rd_kafka_poll_set_consumer(c->rk);
+    int n = 0;
+    while (topics[n])
+        n++;
+    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (se) {
+        sq_fail(err, errlen, SQ_ERR, "kafka subscribe: %s", rd_kafka_err2str(se));
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return NULL;
+    }
+    c->producer = producer;
+    c->cfg = cfg;
+    c->dl_topic = sq_topic_name(cfg, cfg->topic_deadletter);
+    c->m_dead = sq_metric_counter("shequ_deadletters_total", NULL, "messages sent to the dead-letter topic");
+    c->m_err = sq_metric_counter("shequ_consume_errors_total", NULL, "consumer errors reported by librdkafka");
+    c->m_retry = sq_metric_counter("shequ_batch_retries_total", NULL, "batches handled again after a dependency failed");
+    c->m_latency = sq_metric_histogram("shequ_event_latency_seconds", NULL, "from the message's Kafka timestamp to its handling");
+    c->m_flush = sq_metric_histogram("shequ_batch_flush_seconds", NULL, "time to make a batch durable");
+    return c;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    free(c);
+    return NULL;
+}
+
+rd_kafka_t *sq_consumer_handle(sq_consumer *c) { return c->rk; }
+
+int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_headers_t *h = sq_deadletter_headers(c->cfg->service, topic, m->partition, m->offset, reason, detail);
+    log_warn("deadletter", "topic=%s partition=%d offset=%lld reason=%s detail=\"%.200s\"", topic,
+             (int)m->partition, (long long)m->offset, reason, detail ? detail : "");
+    sq_metric_add(c->m_dead, 1);
+    return sq_producer_send(c->producer, c->dl_topic, m->key, m->key_len, m->payload,
+                            m->len, h, NULL, NULL);
+}
+
+static void update_lag(sq_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts)
+        return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < c->ntm; i++)
+        sq_metric_set(c->tm[i].lag, 0);
+    double sums[16] = { 0 };
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) || p->offset < 0)
+            continue;
+        topic_metrics *t = metrics_for(c, p->topic);
+        sums[t - c->tm] += (double)(hi - p->offset);
+    }
+    for (int i = 0; i < c->ntm; i++)
+        sq_metric_set(c->tm[i].lag, sums[i]);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+static void backoff_sleep(long *backoff_ms, volatile sig_atomic_t *running)
+{
+    for (long slept = 0; slept < *backoff_ms && *running; slept += 50)
+        sq_sleep_ms(50);
+    *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
+}
+
+int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig_atomic_t *running)
+{
+    c->h = h;
+    c->app = app;
+    long backoff = 100;
+    int64_t last_tick = 0, last_lag = 0;
+    char reason[64], detail[SQ_DL_DETAIL_MAX];
+    while (*running) {
+        if (sq_producer_fatal(c->producer))
+            return SQ_ERR;
+        int64_t now = sq_mono_us();
+        if (h->tick && now - last_tick >= 100000) {
+            h->tick(app);
+            last_tick = now;
+        }
+        if (now - last_lag >= 5 * SQ_US_PER_S) {
+            update_lag(c);
+            last_lag = now;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->pending ? 0 : 100);
+        if (!m) {
+            if (c->pending && batch_commit(c) != SQ_OK) {
+                log_warn("kafka.batch_retry", "pending=%ld backoff_ms=%ld", c->pending, backoff);
+                batch_rewind(c);
+                backoff_sleep(&backoff, running);
+            } else if (!c->pending) {
+                backoff = 100;
+            }
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                sq_metric_add(c->m_err, 1);
+                log_warn("kafka.consume_error", "error=\"%s\"", rd_kafka_message_errstr(m));
+            }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (c->pending == 0)
+            c->batch_started_us = now;
+        batch_track(c, m);
+        c->pending++;
+        topic_metrics *t = metrics_for(c, rd_kafka_topic_name(m->rkt));
+        sq_metric_add(t->in, 1);
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (ts > 0)
+            sq_metric_observe(c->m_latency, (double)(sq_now_us() / 1000 - ts) / 1e3);
+        reason[0] = detail[0] = '\0';
+        int rc = h->handle(app, m, reason, sizeof reason, detail, sizeof detail);
+        if (rc == SQ_INVALID)
+            rc = sq_consumer_deadletter(c, m, reason[0] ? reason : "invalid", detail);
+        rd_kafka_message_destroy(m);
+        if (rc != SQ_OK) {
+            log_warn("kafka.handle_retry", "pending=%ld backoff_ms=%ld reason=\"%s\"", c->pending, backoff, detail);
+            batch_rewind(c);
+            backoff_sleep(&backoff, running);
+            continue;
+        }
+        if (c->pending >= c->cfg->kafka_batch_max ||
+            sq_mono_us() - c->batch_started_us >= c->cfg->kafka_batch_ms * 1000) {
+            if (batch_commit(c) != SQ_OK) {
+                batch_rewind(c);
+                backoff_sleep(&backoff, running);
+            }
+        }
+    }
+    return SQ_OK;
+}
+
+void sq_consumer_close(sq_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->pending && batch_commit(c) != SQ_OK) {
+        log_warn("kafka.close_unflushed", "pending=%ld (will be redelivered)", c->pending);
+        if (c->h && c->h->discard)
+            c->h->discard(c->app);
+        batch_reset(c);
+    }
+    rd_kafka_resp_err_t ce = rd_kafka_commit(c->rk, NULL, 0);
+    if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("kafka.commit_failed", "error=\"%s\"", rd_kafka_err2str(ce));
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c->ranges);
+    free(c);
+}
+
