@@ -15,6 +15,11 @@
  *   resolved 2 (t1,t2); resolved_on_time 1; completion rate = 1 / (2 + 1 overdue t3) = 1/3
  *   rated 3 (t1,t2,t4); satisfied 2 → 2/3; reply_rate 4/5 = 0.8; overdue_open 1 (t3)
  * A second day holds one ticket with nothing due yet: response and completion rates are NULL there.
+ *
+ * The views are sums over kpi_rollup (kept by a trigger) and the live pending tickets (migration 0004):
+ * rollup_matches_definition fills a community with random tickets, changes, merges and deletes them at
+ * random, and after each round compares kpi_daily, kpi_daily_company and kpi_daily_category with the
+ * definitions of DESIGN.md §5 computed straight from ticket_kpi.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,7 +97,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     const char *p[] = { community };
-    exec_as("PG_OWNER_DSN", "DELETE FROM shequ.tickets WHERE community_id = $1", 1, p, SQ_OK);
+    exec_as("PG_OWNER_DSN", "DELETE FROM shequ.tickets WHERE community_id LIKE $1 || '%'", 1, p, SQ_OK);
     return 0;
 }
 
@@ -166,12 +171,85 @@ static void roles_are_least_privilege(void **state)
     exec_as("PG_DSN", "CREATE TABLE shequ.evil (x int)", 0, NULL, SQ_INVALID);
 }
 
+/* DESIGN.md §5 written out over ticket_kpi, as migration 0002 first defined kpi_daily. */
+#define DEFINITION \
+    "SELECT %s, count(*) AS tickets, count(*) FILTER (WHERE is_responded) AS responded," \
+    " count(*) FILTER (WHERE is_responded_on_time) AS responded_on_time," \
+    " (count(*) FILTER (WHERE is_responded_on_time))::numeric" \
+    "   / NULLIF(count(*) FILTER (WHERE is_responded OR is_respond_overdue), 0) AS response_on_time_rate," \
+    " count(*) FILTER (WHERE is_resolved) AS resolved, count(*) FILTER (WHERE is_resolved_on_time) AS resolved_on_time," \
+    " (count(*) FILTER (WHERE is_resolved_on_time))::numeric" \
+    "   / NULLIF(count(*) FILTER (WHERE is_resolved OR is_resolve_overdue), 0) AS completion_on_time_rate," \
+    " count(*) FILTER (WHERE is_rated) AS rated, count(*) FILTER (WHERE is_satisfied) AS satisfied," \
+    " (count(*) FILTER (WHERE is_satisfied))::numeric / NULLIF(count(*) FILTER (WHERE is_rated), 0) AS satisfaction_rate," \
+    " (count(*) FILTER (WHERE is_responded))::numeric / NULLIF(count(*), 0) AS reply_rate," \
+    " count(*) FILTER (WHERE is_overdue_open) AS overdue_open" \
+    " FROM shequ.ticket_kpi WHERE %s LIKE $1 || '%%' GROUP BY %s"
+
+static void compare_with_definition(const char *view, const char *keys, const char *scope)
+{
+    char def[2048], sql[8192];
+    snprintf(def, sizeof def, DEFINITION, keys, scope, keys);
+    /* rows of the definition missing from the view, and rows of the view missing from the definition */
+    const char *p[] = { community };
+    snprintf(sql, sizeof sql,
+             "SELECT ((SELECT count(*) FROM ((%s) EXCEPT ALL (SELECT * FROM shequ.%s WHERE %s LIKE $1 || '%%')) a)"
+             " + (SELECT count(*) FROM ((SELECT * FROM shequ.%s WHERE %s LIKE $1 || '%%') EXCEPT ALL (%s)) b))::text",
+             def, view, scope, view, scope, def);
+    char *diff = query1(sql, 1, p);
+    if (strcmp(diff, "0") != 0)
+        fail_msg("%s differs from the definition in %s rows", view, diff);
+    free(diff);
+}
+
+static void rollup_matches_definition(void **state)
+{
+    const char *p[] = { community };
+    /* 3,000 tickets over 3 sub-communities, 2 companies, 4 categories, 10 days; deadlines around now() */
+    exec_as("PG_OWNER_DSN",
+            "INSERT INTO shequ.tickets (ticket_id, community_id, company_id, source, category, tier, status, rating,"
+            " created_at, created_day, respond_due, responded_at, report_due, resolve_due, resolved_at, updated_at,"
+            " log_partition, log_offset)"
+            " SELECT 'r-' || $1 || '-' || i, $1 || '-' || (i % 3), CASE WHEN i % 7 = 0 THEN NULL ELSE $1 || '-co-' || (i % 2) END,"
+            "  'report', (ARRAY['sanitation','parking','elevator_fault','noise'])[1 + i % 4], 'general',"
+            "  (ARRAY['assigned','in_progress','paused','resolved','closed','merged','cancelled'])[1 + (i * 7919) % 7],"
+            "  (ARRAY[NULL,'satisfied','basically_satisfied','unsatisfied'])[1 + (i * 31) % 4],"
+            "  c, (c AT TIME ZONE 'Asia/Shanghai')::date, c + interval '4 hours',"
+            "  CASE WHEN i % 5 < 3 THEN c + (i % 9) * interval '1 hour' END,"
+            "  CASE WHEN i % 6 = 0 THEN now() + (i % 3 - 1) * interval '1 hour' END,"
+            "  now() + ((i % 11) - 5) * interval '1 hour',"
+            "  CASE WHEN i % 4 < 2 THEN now() + ((i % 13) - 8) * interval '1 hour' END, now(), 0, 0"
+            " FROM generate_series(1, 3000) i, LATERAL (SELECT now() - (i % 10) * interval '1 day' - (i % 24) * interval '1 hour') AS t(c)",
+            1, p, SQ_OK);
+    const char *rounds[] = {
+        "UPDATE shequ.tickets SET responded_at = now() WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND responded_at IS NULL AND random() < 0.3",
+        "UPDATE shequ.tickets SET status = 'resolved', resolved_at = now() WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND status = 'in_progress' AND random() < 0.5",
+        "UPDATE shequ.tickets SET status = 'assigned', resolved_at = NULL, reopen_count = reopen_count + 1 WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND status = 'resolved' AND random() < 0.3",
+        "UPDATE shequ.tickets SET rating = 'unsatisfied' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.1",
+        "UPDATE shequ.tickets SET status = 'merged' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND status = 'assigned' AND random() < 0.2",
+        "UPDATE shequ.tickets SET escalation_level = escalation_level + 1, company_id = $1 || '-co-9' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.1",
+        "UPDATE shequ.tickets SET created_day = created_day - 1, category = 'noise' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.05",
+        "DELETE FROM shequ.tickets WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.1",
+    };
+    for (size_t i = 0; i <= sizeof rounds / sizeof rounds[0]; i++) {
+        if (i > 0)
+            exec_as("PG_OWNER_DSN", rounds[i - 1], 1, p, SQ_OK);
+        compare_with_definition("kpi_daily", "community_id, created_day", "community_id");
+        compare_with_definition("kpi_daily_category", "community_id, category, created_day", "community_id");
+        compare_with_definition("kpi_daily_company", "company_id, created_day", "company_id");
+    }
+    char *n = query1("SELECT count(*)::text FROM shequ.kpi_rollup WHERE community_id LIKE $1 || '%' AND tickets < 0", 1, p);
+    assert_string_equal(n, "0");
+    free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kpi_daily_matches_hand_computed),
         cmocka_unit_test(overdue_open_lists_late_work),
         cmocka_unit_test(breakdown_views_agree),
+        cmocka_unit_test(rollup_matches_definition),
         cmocka_unit_test(roles_are_least_privilege),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
