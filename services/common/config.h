@@ -45,6 +45,7 @@ typedef struct sq_common_config {
     long kafka_session_timeout_ms;
     long kafka_batch_max;
     long kafka_batch_ms;
+    bool kafka_stop_at_end;
     char *topic_deadletter;
     char *topic_prefix;
     long admin_port;
@@ -69,6 +70,7 @@ typedef struct sq_common_config {
     { "kafka.session_timeout_ms", SQ_OPT_INT, "6000", 1000, 300000, "consumer session timeout", &(c)->kafka_session_timeout_ms, "" }, \
     { "kafka.batch_max", SQ_OPT_INT, "2000", 1, 1000000, "messages handled before their effects are made durable and offsets stored", &(c)->kafka_batch_max, "" }, \
     { "kafka.batch_ms", SQ_OPT_INT, "50", 1, 60000, "longest a handled message waits for its batch to be made durable", &(c)->kafka_batch_ms, "" }, \
+    { "kafka.stop_at_end", SQ_OPT_BOOL, "false", 0, 0, "stop once every assigned partition is read to its end and committed (replays, rebuilds)", &(c)->kafka_stop_at_end, "" }, \
     { "topic.deadletter", SQ_OPT_STR, "deadletter.v1", 0, 0, "dead-letter topic", &(c)->topic_deadletter, "" }, \
     { "topic.prefix", SQ_OPT_STR, NULL, 0, 0, "prefix of every topic name (isolates test runs)", &(c)->topic_prefix, "" }, \
     { "admin.port", SQ_OPT_INT, "0", 0, 65535, "port of the /healthz and /metrics endpoint (0 = off)", &(c)->admin_port, "" }, \

@@ -208,6 +208,7 @@ sq_consumer *sq_consumer_new(const sq_common_config *cfg, const char *const *top
         sq_kafka_conf_set(conf, "session.timeout.ms", session, err, errlen) ||
         sq_kafka_conf_set(conf, "heartbeat.interval.ms", heartbeat, err, errlen) ||
         sq_kafka_conf_set(conf, "fetch.wait.max.ms", "50", err, errlen) ||
+        sq_kafka_conf_set(conf, "enable.partition.eof", cfg->kafka_stop_at_end ? "true" : "false", err, errlen) ||
         sq_kafka_conf_extra(conf, extra, err, errlen))
         goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -287,6 +288,29 @@ static void update_lag(sq_consumer *c)
     rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/*
+ * kafka.stop_at_end: true when something is assigned and every assigned partition's position has
+ * reached the end the broker reports now (an empty partition counts as read).
+ */
+static bool read_to_end(sq_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts)
+        return false;
+    bool done = parts->cnt > 0;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; done && i < parts->cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (rd_kafka_query_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi, 5000))
+            done = false;
+        else if (p->offset < 0 ? hi != lo : p->offset < hi)
+            done = false;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return done;
+}
+
 static void backoff_sleep(long *backoff_ms, volatile sig_atomic_t *running)
 {
     for (long slept = 0; slept < *backoff_ms && *running; slept += 50)
@@ -325,11 +349,16 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
             continue;
         }
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            bool eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+            if (!eof) {
                 sq_metric_add(c->m_err, 1);
                 log_warn("kafka.consume_error", "error=\"%s\"", rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
+            if (eof && c->cfg->kafka_stop_at_end && (!c->pending || batch_commit(c) == SQ_OK) && read_to_end(c)) {
+                log_info("kafka.end_reached", "every assigned partition is read and committed; stopping");
+                return SQ_OK;
+            }
             continue;
         }
         if (c->pending == 0)
