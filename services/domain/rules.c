@@ -211,6 +211,26 @@ static int validate(sq_rules *r, char *why, size_t whylen)
     return SQ_OK;
 }
 
+/* Loads each tier's working calendar; a relative path is taken from the rules file's directory. */
+static int load_calendars(sq_rules *r, const char *rules_path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(rules_path, '/');
+    int dirlen = slash ? (int)(slash - rules_path) : 1;
+    for (int i = 0; i < r->ntiers; i++) {
+        sq_tier_rule *t = &r->tiers[i];
+        if (!t->calendar[0])
+            continue;
+        char path[600], why[400];
+        if (t->calendar[0] == '/')
+            snprintf(path, sizeof path, "%s", t->calendar);
+        else
+            snprintf(path, sizeof path, "%.*s/%s", dirlen, slash ? rules_path : ".", t->calendar);
+        if (!(t->cal = sq_calendar_load(path, why, sizeof why)))
+            return sq_fail(err, errlen, SQ_INVALID, "%s: calendar of tier '%s': %s", rules_path, t->name, why);
+    }
+    return SQ_OK;
+}
+
 sq_rules *sq_rules_load(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -247,10 +267,19 @@ sq_rules *sq_rules_load(const char *path, char *err, size_t errlen)
         free(r);
         return NULL;
     }
+    if (load_calendars(r, path, err, errlen) != SQ_OK) {
+        sq_rules_free(r);
+        return NULL;
+    }
     return r;
 }
 
-void sq_rules_free(sq_rules *r) { free(r); }
+void sq_rules_free(sq_rules *r)
+{
+    for (int i = 0; r && i < r->ntiers; i++)
+        sq_calendar_free(r->tiers[i].cal);
+    free(r);
+}
 
 const sq_category *sq_rules_category(const sq_rules *r, const char *code)
 {

@@ -9,6 +9,7 @@
 #ifndef SQ_RULES_H
 #define SQ_RULES_H
 
+#include "calendar.h"
 #include "sq.h"
 
 #include <stdint.h>
@@ -33,7 +34,8 @@ typedef struct sq_tier_rule {
     char name[16];
     sq_clock_rule clocks[SQ_MAX_CLOCKS];
     int nclocks;
-    char calendar[128];     /* "" = wall time */
+    char calendar[256];     /* "" = wall time; relative paths are relative to the rules file */
+    sq_calendar *cal;       /* loaded with the rules; NULL = wall time */
 } sq_tier_rule;
 
 typedef struct sq_rules sq_rules;

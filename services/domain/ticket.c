@@ -36,10 +36,26 @@ int sq_ticket_start_clocks(sq_ticket *t, const sq_rules *rules, int64_t created_
         snprintf(c->name, sizeof c->name, "%s", tier->clocks[i].name);
         c->target_us = tier->clocks[i].target_us;
         c->started_us = created_us;
-        c->due_us = created_us + c->target_us;
+        c->due_us = sq_calendar_add(tier->cal, created_us, c->target_us);
     }
     t->created_us = t->updated_us = created_us;
     return SQ_OK;
+}
+
+/* The working calendar of the ticket's tier, or NULL for wall time. */
+static const sq_calendar *tier_calendar(const sq_rules *rules, const sq_ticket *t)
+{
+    const sq_tier_rule *tier = sq_rules_tier(rules, t->tier);
+    return tier ? tier->cal : NULL;
+}
+
+/* Ends a pause of c at now: the deadline moves by the clock time (working time on a calendar) it took. */
+static void unpause(sq_tclock *c, const sq_calendar *cal, int64_t now)
+{
+    int64_t skipped = sq_calendar_elapsed(cal, c->paused_since_us, now);
+    c->paused_total_us += skipped;
+    c->due_us = sq_calendar_add(cal, c->due_us, skipped);
+    c->paused_since_us = 0;
 }
 
 static const sq_clock_rule *clock_rule(const sq_rules *rules, const sq_ticket *t, const char *name)
@@ -67,11 +83,8 @@ static bool stop_clocks(sq_ticket *t, const sq_rules *rules, const char *event, 
         sq_tclock *c = &t->clocks[i];
         if (c->stopped_us || !stops_on(clock_rule(rules, t, c->name), event))
             continue;
-        if (c->paused_since_us) {
-            c->paused_total_us += now - c->paused_since_us;
-            c->due_us += now - c->paused_since_us;
-            c->paused_since_us = 0;
-        }
+        if (c->paused_since_us)
+            unpause(c, tier_calendar(rules, t), now);
         c->stopped_us = now;
         if (strcmp(c->name, "respond") == 0 || strcmp(c->name, "plan") == 0)
             response = true;
@@ -94,18 +107,15 @@ static void reject(sq_action_result *out, const char *reason, const char *detail
     snprintf(out->detail, sizeof out->detail, "%s", detail);
 }
 
-static void pause_resolve(sq_ticket *t, int64_t now, bool pause)
+static void pause_resolve(sq_ticket *t, const sq_rules *rules, int64_t now, bool pause)
 {
     sq_tclock *c = sq_ticket_clock(t, "resolve");
     if (!c || c->stopped_us)
         return;
-    if (pause && !c->paused_since_us) {
+    if (pause && !c->paused_since_us)
         c->paused_since_us = now;
-    } else if (!pause && c->paused_since_us) {
-        c->paused_total_us += now - c->paused_since_us;
-        c->due_us += now - c->paused_since_us;
-        c->paused_since_us = 0;
-    }
+    else if (!pause && c->paused_since_us)
+        unpause(c, tier_calendar(rules, t), now);
 }
 
 void sq_ticket_apply_action(sq_ticket *t, const sq_rules *rules, const sq_action_input *in, sq_action_result *out)
@@ -200,22 +210,23 @@ void sq_ticket_apply_action(sq_ticket *t, const sq_rules *rules, const sq_action
         for (int i = 0; i < t->nclocks; i++) {
             const sq_clock_rule *r = clock_rule(rules, t, t->clocks[i].name);
             if (r && r->from_plan && !t->clocks[i].stopped_us)
-                t->clocks[i].due_us = in->deadline_us + t->clocks[i].paused_total_us;
+                t->clocks[i].due_us = sq_calendar_add(tier_calendar(rules, t), in->deadline_us,
+                                                      t->clocks[i].paused_total_us);
         }
         break;
     case SQ_ACT_PAUSE:
         snprintf(out->event, sizeof out->event, "paused");
         t->status = SQ_ST_PAUSED;
-        pause_resolve(t, now, true);
+        pause_resolve(t, rules, now, true);
         break;
     case SQ_ACT_RESUME:
         snprintf(out->event, sizeof out->event, "resumed");
         t->status = SQ_ST_IN_PROGRESS;
-        pause_resolve(t, now, false);
+        pause_resolve(t, rules, now, false);
         break;
     case SQ_ACT_RESOLVE:
         snprintf(out->event, sizeof out->event, "resolved");
-        pause_resolve(t, now, false);
+        pause_resolve(t, rules, now, false);
         t->status = SQ_ST_RESOLVED;
         t->resolved_us = now;
         break;

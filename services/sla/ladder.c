@@ -50,12 +50,23 @@ const sla_ladder *sla_ladder_for(const sla_ladders *l, const char *tier)
     return def;
 }
 
-int64_t sla_fire_at(double ratio, int64_t started_us, int64_t due_us, int64_t paused_total_us, int64_t paused_since_us)
+int64_t sla_fire_at(const sq_calendar *cal, double ratio, int64_t started_us, int64_t due_us, int64_t paused_total_us,
+                    int64_t paused_since_us)
 {
     if (paused_since_us)
         return INT64_MAX;
-    int64_t span = due_us - started_us - paused_total_us;
+    if (!cal) {
+        int64_t span = due_us - started_us - paused_total_us;
+        if (span < 0)
+            span = 0;
+        return started_us + paused_total_us + (int64_t)(ratio * (double)span + 0.5);
+    }
+    /* on working time: the clock's span is the working time it runs; from 100 % on, count forward from
+     * the deadline itself, so that 100 % is the deadline even when it falls outside working hours */
+    int64_t span = sq_calendar_elapsed(cal, started_us, due_us) - paused_total_us;
     if (span < 0)
         span = 0;
-    return started_us + paused_total_us + (int64_t)(ratio * (double)span + 0.5);
+    if (ratio >= 1.0)
+        return sq_calendar_add(cal, due_us, (int64_t)((ratio - 1.0) * (double)span + 0.5));
+    return sq_calendar_add(cal, started_us, paused_total_us + (int64_t)(ratio * (double)span + 0.5));
 }

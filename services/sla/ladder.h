@@ -10,6 +10,7 @@
 #ifndef SLA_LADDER_H
 #define SLA_LADDER_H
 
+#include "calendar.h"
 #include "sq.h"
 
 #include <stdint.h>
@@ -33,6 +34,6 @@ const sla_ladder *sla_ladder_for(const sla_ladders *l, const char *tier);
  * When step `step` of a clock fires: started + paused + ratio × (due − started − paused),
  * so ratio 1 is exactly the (pause-extended) deadline. INT64_MAX while the clock is paused.
  */
-int64_t sla_fire_at(double ratio, int64_t started_us, int64_t due_us, int64_t paused_total_us, int64_t paused_since_us);
+int64_t sla_fire_at(const sq_calendar *cal, double ratio, int64_t started_us, int64_t due_us, int64_t paused_total_us, int64_t paused_since_us);
 
 #endif

@@ -28,6 +28,11 @@ int main(int argc, char **argv)
         log_error("config.invalid", "option 'ladder': %s", err);
         return 2;
     }
+    sq_rules *rules = sq_rules_load(*svc.cfg.rules_file ? svc.cfg.rules_file : "deploy/rules/shequ.rules", err, sizeof err);
+    if (!rules) {
+        log_error("config.invalid", "error=\"%s\"", err);
+        return 2;
+    }
     if (sq_service_open_producer(&svc, NULL) != SQ_OK)
         return 2;
     sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 10000, "sla");
@@ -36,7 +41,7 @@ int main(int argc, char **argv)
     sq_directory_refresh(dir, 0);
     const char *tickets = sq_topic_name(&svc.cfg, "tickets.v1");
     sq_emitter em = { svc.producer, tickets, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
-    sla *s = sla_new(&ladders, dir, &em, tickets);
+    sla *s = sla_new(&ladders, rules, dir, &em, tickets);
     int64_t t0 = sq_mono_us();
     long n = sq_ticketlog_replay(&svc.cfg, tickets, sla_apply_log, s, err, sizeof err);
     if (n < 0) {
@@ -54,6 +59,7 @@ int main(int argc, char **argv)
     rc = sq_consumer_run(c, &h, s, &sq_running);
     sq_consumer_close(c);
     sla_free(s);
+    sq_rules_free(rules);
     sq_directory_free(dir);
     sq_pg_free(pg);
     sq_service_close(&svc);

@@ -38,6 +38,7 @@ typedef struct timer {
 
 struct sla {
     sla_ladders ladders;
+    const sq_rules *rules; /* the tiers' working calendars */
     sq_directory *dir;
     const sq_emitter *em;
     const char *tickets_topic;
@@ -95,6 +96,8 @@ static void schedule(sla *s, sticket *t)
     if (!t->open)
         return;
     const sla_ladder *l = sla_ladder_for(&s->ladders, t->tier);
+    const sq_tier_rule *tier = s->rules ? sq_rules_tier(s->rules, t->tier) : NULL;
+    const sq_calendar *cal = tier ? tier->cal : NULL;
     for (int c = 0; c < t->nclocks; c++) {
         sclock *k = &t->clocks[c];
         if (k->stopped || !k->due)
@@ -102,7 +105,7 @@ static void schedule(sla *s, sticket *t)
         for (int step = 0; step < SLA_STEPS; step++) {
             if (k->emitted & (1u << step))
                 continue;
-            int64_t at = sla_fire_at(l->ratio[step], k->started, k->due, k->paused_total, k->paused_since);
+            int64_t at = sla_fire_at(cal, l->ratio[step], k->started, k->due, k->paused_total, k->paused_since);
             if (at != INT64_MAX)
                 heap_push(s, (timer){ at, t, t->generation, c, step });
             break; /* one pending step per clock; the next is scheduled when it fires */
@@ -112,10 +115,12 @@ static void schedule(sla *s, sticket *t)
 
 /* ------------------------------------------------------------------- state */
 
-sla *sla_new(const sla_ladders *ladders, sq_directory *dir, const sq_emitter *em, const char *tickets_topic)
+sla *sla_new(const sla_ladders *ladders, const sq_rules *rules, sq_directory *dir, const sq_emitter *em,
+             const char *tickets_topic)
 {
     sla *s = calloc(1, sizeof *s);
     s->ladders = *ladders;
+    s->rules = rules;
     s->dir = dir;
     s->em = em;
     s->tickets_topic = tickets_topic;

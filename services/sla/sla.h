@@ -21,12 +21,15 @@
 
 #include "directory.h"
 #include "ladder.h"
+#include "rules.h"
 #include "service.h"
 #include "ticketlog.h"
 
 typedef struct sla sla;
 
-sla *sla_new(const sla_ladders *ladders, sq_directory *dir, const sq_emitter *em, const char *tickets_topic);
+/* rules: the tiers' working calendars (NULL = every clock on wall time); kept, not copied. */
+sla *sla_new(const sla_ladders *ladders, const sq_rules *rules, sq_directory *dir, const sq_emitter *em,
+             const char *tickets_topic);
 void sla_free(sla *s);
 void sla_apply_log(void *s, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
 int sla_handle(void *s, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);

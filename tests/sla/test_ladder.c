@@ -29,18 +29,18 @@ static void parse(void **state)
 static void fire_times(void **state)
 {
     int64_t start = 1000 * H, due = start + 4 * H;
-    assert_int_equal(sla_fire_at(0.8, start, due, 0, 0), start + (int64_t)(3.2 * H));
-    assert_int_equal(sla_fire_at(1, start, due, 0, 0), due); /* exactly at the deadline */
-    assert_int_equal(sla_fire_at(2, start, due, 0, 0), start + 8 * H);
-    assert_int_equal(sla_fire_at(3, start, due, 0, 0), start + 12 * H);
+    assert_int_equal(sla_fire_at(NULL, 0.8, start, due, 0, 0), start + (int64_t)(3.2 * H));
+    assert_int_equal(sla_fire_at(NULL, 1, start, due, 0, 0), due); /* exactly at the deadline */
+    assert_int_equal(sla_fire_at(NULL, 2, start, due, 0, 0), start + 8 * H);
+    assert_int_equal(sla_fire_at(NULL, 3, start, due, 0, 0), start + 12 * H);
     /* paused: nothing fires; after a 2 h pause the deadline moved 2 h and so did every threshold */
-    assert_int_equal(sla_fire_at(1, start, due, 0, start + H), INT64_MAX);
-    assert_int_equal(sla_fire_at(1, start, due + 2 * H, 2 * H, 0), due + 2 * H);
-    assert_int_equal(sla_fire_at(0.8, start, due + 2 * H, 2 * H, 0), start + 2 * H + (int64_t)(3.2 * H));
+    assert_int_equal(sla_fire_at(NULL, 1, start, due, 0, start + H), INT64_MAX);
+    assert_int_equal(sla_fire_at(NULL, 1, start, due + 2 * H, 2 * H, 0), due + 2 * H);
+    assert_int_equal(sla_fire_at(NULL, 0.8, start, due + 2 * H, 2 * H, 0), start + 2 * H + (int64_t)(3.2 * H));
     /* a plan's agreed deadline: the clock is measured against it */
-    assert_int_equal(sla_fire_at(2, start, start + 5 * SQ_US_PER_S, 0, 0), start + 10 * SQ_US_PER_S);
+    assert_int_equal(sla_fire_at(NULL, 2, start, start + 5 * SQ_US_PER_S, 0, 0), start + 10 * SQ_US_PER_S);
     /* a deadline before the start fires at once */
-    assert_int_equal(sla_fire_at(0.8, start, start - 1, 0, 0), start);
+    assert_int_equal(sla_fire_at(NULL, 0.8, start, start - 1, 0, 0), start);
 }
 
 int main(void)

@@ -30,7 +30,7 @@ static sq_common_config pcfg;
 
 static pid_t spawn_sla(void)
 {
-    static char env[7][300];
+    static char env[8][300];
     char path[512];
     ts_build_path(path, sizeof path, "services/sla/sla");
     snprintf(env[0], sizeof env[0], "SHEQU_TOPIC_PREFIX=%s", prefix);
@@ -41,7 +41,8 @@ static pid_t spawn_sla(void)
     snprintf(env[5], sizeof env[5], "SHEQU_LOG_LEVEL=info");
     /* level 3 at 5x, far beyond the test's window, so reading the log never races it */
     snprintf(env[6], sizeof env[6], "SHEQU_LADDER=default=0.8,1,2,5");
-    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], NULL };
+    snprintf(env[7], sizeof env[7], "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_SOURCE_DIR"));
+    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], NULL };
     char *argv[] = { path, NULL };
     return ts_spawn(argv, e);
 }
