@@ -229,6 +229,14 @@ static void rollup_matches_definition(void **state)
         "UPDATE shequ.tickets SET status = 'merged' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND status = 'assigned' AND random() < 0.2",
         "UPDATE shequ.tickets SET escalation_level = escalation_level + 1, company_id = $1 || '-co-9' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.1",
         "UPDATE shequ.tickets SET created_day = created_day - 1, category = 'noise' WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.05",
+        /* the recorder's upsert: some rows inserted, some updated, in one statement */
+        "INSERT INTO shequ.tickets (ticket_id, community_id, source, category, tier, status, created_at, created_day,"
+        " respond_due, resolve_due, updated_at, log_partition, log_offset)"
+        " SELECT (CASE WHEN i % 2 = 0 THEN 'r-' ELSE 'u-' END) || $1 || '-' || i, $1 || '-1', 'report', 'parking',"
+        "  'general', 'assigned', now() - interval '2 days', ((now() - interval '2 days') AT TIME ZONE 'Asia/Shanghai')::date,"
+        "  now() - interval '1 day', now() + interval '1 day', now(), 0, 1 FROM generate_series(1, 600) i"
+        " ON CONFLICT (ticket_id) DO UPDATE SET status = 'closed', resolved_at = now(),"
+        "  responded_at = coalesce(shequ.tickets.responded_at, now())",
         "DELETE FROM shequ.tickets WHERE community_id LIKE $1 || '%' AND ticket_id LIKE 'r-%' AND random() < 0.1",
     };
     for (size_t i = 0; i <= sizeof rounds / sizeof rounds[0]; i++) {

@@ -1,0 +1,44 @@
+/*
+ * bench.h — what the stage benchmarks of shequ-bench share: the run's topic prefix, the build the
+ * services come from, spawning a service on that prefix, a fast producer, result lines, RSS.
+ */
+#ifndef SHEQU_BENCH_H
+#define SHEQU_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kafka.h"
+#include "pg.h"
+#include "testsupport.h"
+#include "util.h"
+
+extern char prefix[48];          /* this run's topic prefix: "bench.<8 hex>." */
+extern const char *bench_build;  /* where the services come from (SHEQU_BENCH_BUILD, default build/release) */
+
+/* Prints a result line and appends it to build/bench/results.jsonl. */
+void result(const char *stage, double per_s, double baseline_per_s, double p50_ms, double p99_ms, const char *notes);
+long rss_kb(pid_t pid);
+/* Starts services/<name>/<name> of bench_build on the run's topics; extra: more environment. */
+pid_t spawn_service(const char *name, char *const extra[]);
+sq_producer *producer(void);
+
+/* A count of messages seen, with the first and last broker timestamps (ms). */
+typedef struct {
+    long want, seen;
+    int64_t first_ms, last_ms;
+} span;
+bool count_any(const rd_kafka_message_t *m, void *arg);
+
+void owner_sql(const char *sql, int n, const char *const *p);
+long pg_count(const char *sql, const char *arg);
+/* A TicketEvent (responded, with its snapshot) for step `step` of `ticket`, created at base. */
+size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base);
+
+void bench_triage(long n);
+void bench_workflow(long n);
+void bench_recorder(long n);
+void bench_gateway(long n, int conns);
+
+#endif

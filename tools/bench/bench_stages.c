@@ -1,0 +1,260 @@
+/*
+ * bench_stages.c — the consuming stages: triage (reports → tickets), workflow (actions → ticket events),
+ * recorder (ticket events → PostgreSQL), each against its baseline.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "shequ/v1/property.pb-c.h"
+#include "shequ/v1/report.pb-c.h"
+#include "shequ/v1/ticket.pb-c.h"
+
+/* ------------------------------------------------------------------ triage */
+static bool count_created(const rd_kafka_message_t *m, void *arg)
+{
+    span *s = arg;
+    Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
+    if (e && e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED) {
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (!s->first_ms || ts < s->first_ms)
+            s->first_ms = ts;
+        if (ts > s->last_ms)
+            s->last_ms = ts;
+        s->seen++;
+    }
+    if (e)
+        shequ__v1__ticket_event__free_unpacked(e, NULL);
+    return s->seen >= s->want;
+}
+
+void bench_triage(long n)
+{
+    sq_producer *p = producer();
+    char topic[128];
+    snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
+    uint8_t buf[512];
+    for (long i = 0; i < n; i++) {
+        char id[SQ_UUID_LEN], rid[96], b[24];
+        sq_uuid4(id);
+        snprintf(rid, sizeof rid, "bench-%s%ld", prefix, i);
+        snprintf(b, sizeof b, "B%ld", i); /* every report its own place: no merges, one ticket each */
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        h.community_id = "cm-csy";
+        Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
+        r.header = &h;
+        r.report_id = rid;
+        r.reporter_id = "wx-bench";
+        r.category = "sanitation";
+        r.description = "单元门口垃圾两天没有清运了";
+        r.building = b;
+        r.unit = "1";
+        size_t len = shequ__v1__resident_report__pack(&r, buf);
+        sq_producer_send(p, topic, rid, strlen(rid), buf, len, NULL, NULL, NULL);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    /* baseline: a bare consumer reading the same messages */
+    span base = { .want = n };
+    int64_t t0 = sq_mono_us();
+    ts_consume_until(topic, -1, 120000, count_any, &base);
+    double base_s = (double)(sq_mono_us() - t0) / 1e6;
+    char rules[300], pg[300];
+    snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { rules, pg, NULL };
+    pid_t pid = spawn_service("triage", extra);
+    sq_sleep_ms(300);
+    long rss_start = rss_kb(pid);
+    char out[128];
+    snprintf(out, sizeof out, "%stickets.v1", prefix);
+    span s = { .want = n };
+    for (int i = 0; i < 120 && s.seen < n; i++) {
+        s.seen = 0;
+        s.first_ms = s.last_ms = 0;
+        ts_consume_until(out, -1, 5000, count_created, &s);
+    }
+    long rss_end = rss_kb(pid);
+    ts_stop(pid, false);
+    double secs = (double)(s.last_ms - s.first_ms) / 1e3;
+    char notes[200];
+    snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp; RSS %ld kB at start, %ld kB with %ld open tickets",
+             n, s.seen, rss_start, rss_end, s.seen);
+    result("triage", secs > 0 ? (double)s.seen / secs : 0, base_s > 0 ? (double)n / base_s : 0, 0, 0, notes);
+}
+
+/* ---------------------------------------------------------------- workflow */
+
+static bool count_responded(const rd_kafka_message_t *m, void *arg)
+{
+    span *s = arg;
+    Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
+    if (e && (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_RESPONDED || e->body_case == SHEQU__V1__TICKET_EVENT__BODY_REJECTED)) {
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (!s->first_ms || ts < s->first_ms)
+            s->first_ms = ts;
+        if (ts > s->last_ms)
+            s->last_ms = ts;
+        s->seen++;
+    }
+    if (e)
+        shequ__v1__ticket_event__free_unpacked(e, NULL);
+    return s->seen >= s->want;
+}
+
+void bench_workflow(long n)
+{
+    char staff[64], company[64], community[64];
+    snprintf(staff, sizeof staff, "%sstaff", prefix);
+    snprintf(company, sizeof company, "%sco", prefix);
+    snprintf(community, sizeof community, "%scm", prefix);
+    const char *pc[] = { community, company };
+    owner_sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id) VALUES ($1, 'bench', 'st', $2)", 2, pc);
+    const char *ps[] = { staff, company, community };
+    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills) VALUES ($1, 'bench', 'staff', $2, $3, '{*}')", 3, ps);
+    sq_producer *p = producer();
+    char tickets[128], actions[128];
+    snprintf(tickets, sizeof tickets, "%stickets.v1", prefix);
+    snprintf(actions, sizeof actions, "%sevents.property.v1", prefix);
+    uint8_t buf[1024];
+    int64_t base = sq_now_us();
+    for (long i = 0; i < n; i++) { /* the tickets, as triage wrote them */
+        char t[96], id[SQ_UUID_LEN];
+        snprintf(t, sizeof t, "%sw%ld", prefix, i);
+        sq_uuid4(id);
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        h.community_id = community;
+        h.source = "triage";
+        Shequ__V1__Clock c = SHEQU__V1__CLOCK__INIT;
+        c.name = "respond";
+        c.started_at_us = base;
+        c.due_at_us = base + 4LL * 3600 * SQ_US_PER_S;
+        Shequ__V1__Clock *clocks[] = { &c };
+        Shequ__V1__TicketState st = SHEQU__V1__TICKET_STATE__INIT;
+        st.ticket_id = t;
+        st.community_id = community;
+        st.company_id = company;
+        st.category = "sanitation";
+        st.tier = "general";
+        st.status = SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED;
+        st.assignee_id = staff;
+        st.n_clocks = 1;
+        st.clocks = clocks;
+        st.created_at_us = base;
+        Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
+        Shequ__V1__Assigned as = SHEQU__V1__ASSIGNED__INIT;
+        e.header = &h;
+        e.ticket_id = t;
+        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED;
+        e.assigned = &as;
+        e.state = &st;
+        size_t len = shequ__v1__ticket_event__pack(&e, buf);
+        sq_producer_send(p, tickets, t, strlen(t), buf, len, NULL, NULL, NULL);
+    }
+    for (long i = 0; i < n; i++) { /* one accept per ticket */
+        char t[96], id[SQ_UUID_LEN];
+        snprintf(t, sizeof t, "%sw%ld", prefix, i);
+        sq_uuid4(id);
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        Shequ__V1__PropertyEvent a = SHEQU__V1__PROPERTY_EVENT__INIT;
+        a.header = &h;
+        a.ticket_id = t;
+        a.actor_id = staff;
+        a.action = SHEQU__V1__ACTION__ACTION_ACCEPT;
+        size_t len = shequ__v1__property_event__pack(&a, buf);
+        sq_producer_send(p, actions, t, strlen(t), buf, len, NULL, NULL, NULL);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    char pg[300];
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { pg, NULL };
+    pid_t pid = spawn_service("workflow", extra);
+    span s = { .want = n };
+    for (int i = 0; i < 120 && s.seen < n; i++) {
+        s.seen = 0;
+        s.first_ms = s.last_ms = 0;
+        ts_consume_until(tickets, -1, 5000, count_responded, &s);
+    }
+    ts_stop(pid, false);
+    owner_sql("DELETE FROM shequ.staff WHERE staff_id = $1 AND company_id = $2 AND community_id = $3", 3, ps);
+    owner_sql("DELETE FROM shequ.communities WHERE community_id = $1 AND company_id = $2", 2, pc);
+    double secs = (double)(s.last_ms - s.first_ms) / 1e3;
+    char notes[160];
+    snprintf(notes, sizeof notes, "%ld accepts on %ld tickets -> %ld answers; rate over first..last output timestamp", n, n, s.seen);
+    result("workflow", secs > 0 ? (double)s.seen / secs : 0, 0, 0, 0, notes);
+}
+
+/* ---------------------------------------------------------------- recorder */
+
+void bench_recorder(long n)
+{
+    sq_producer *p = producer();
+    char topic[128];
+    snprintf(topic, sizeof topic, "%stickets.v1", prefix);
+    uint8_t buf[1024];
+    int64_t base = sq_now_us();
+    for (long i = 0; i < n; i++) {
+        char t[96];
+        snprintf(t, sizeof t, "%sb%ld", prefix, i / 4);
+        size_t len = ticket_event(buf, sizeof buf, t, (int)(i % 4), base);
+        sq_producer_send(p, topic, t, strlen(t), buf, len, NULL, NULL, NULL);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    char pg[300];
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { pg, NULL };
+    int64_t t0 = sq_mono_us();
+    pid_t pid = spawn_service("recorder", extra);
+    char like[64];
+    snprintf(like, sizeof like, "%s%%", prefix);
+    long got = 0;
+    for (int i = 0; i < 1200 && got < n; i++) {
+        sq_sleep_ms(100);
+        got = pg_count("SELECT count(*) FROM shequ.ticket_events WHERE ticket_id LIKE $1", like);
+    }
+    double secs = (double)(sq_mono_us() - t0) / 1e6;
+    ts_stop(pid, false);
+    /* baseline: COPY of the same rows (already in the table) into a scratch copy */
+    sq_pg *own = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 600000, "bench");
+    char err[256];
+    const char *pa[] = { like };
+    int64_t c0 = sq_mono_us();
+    int rc = sq_pg_exec(own, "CREATE TEMP TABLE bench_copy AS SELECT * FROM shequ.ticket_events WITH NO DATA", 0, NULL,
+                        NULL, err, sizeof err);
+    if (rc == SQ_OK)
+        rc = sq_pg_exec(own, "COPY (SELECT * FROM shequ.ticket_events WHERE ticket_id LIKE $1) TO '/dev/null'", 1, pa,
+                        NULL, err, sizeof err);
+    (void)rc;
+    /* COPY FROM STDIN of the rows in text form: what a plain loader does */
+    PGconn *conn = sq_pg_conn(own);
+    PGresult *res = PQexec(conn, "COPY bench_copy FROM STDIN");
+    PQclear(res);
+    int64_t c1 = sq_mono_us();
+    char line[512];
+    for (long i = 0; i < n; i++) {
+        int l = snprintf(line, sizeof line, "%s-copy-%ld\t%sb%ld\tresponded\t2026-11-24T10:00:00Z\ts1\t{}\t0\t%ld\t2026-11-24T10:00:00Z\n",
+                         prefix, i, prefix, i / 4, i);
+        PQputCopyData(conn, line, l);
+    }
+    PQputCopyEnd(conn, NULL);
+    while ((res = PQgetResult(conn)))
+        PQclear(res);
+    double copy_s = (double)(sq_mono_us() - c1) / 1e6;
+    (void)c0;
+    sq_pg_free(own);
+    const char *pd[] = { like };
+    sq_pg *cl = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 600000, "bench");
+    sq_pg_exec(cl, "DELETE FROM shequ.ticket_events WHERE ticket_id LIKE $1", 1, pd, NULL, NULL, 0);
+    sq_pg_exec(cl, "DELETE FROM shequ.tickets WHERE community_id = $1", 1, (const char *[]){ prefix }, NULL, NULL, 0);
+    sq_pg_free(cl);
+    char notes[200];
+    snprintf(notes, sizeof notes, "%ld events (%ld tickets) incl. recorder start-up; baseline: COPY FROM STDIN of %ld rows", got,
+             n / 4, n);
+    result("recorder", secs > 0 ? (double)got / secs : 0, copy_s > 0 ? (double)n / copy_s : 0, 0, 0, notes);
+}
