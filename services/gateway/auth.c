@@ -77,7 +77,8 @@ const gw_client *gw_client_by_api_key(gateway *g, const char *api_key, gw_client
 }
 
 bool gw_authenticate(gateway *g, const char *client, const char *ts, const char *sig, const char *method,
-                     const char *path, const char *body, size_t len, char client_out[64], gw_reply *r)
+                     const char *path, const char *body, size_t len, const char *idem, char client_out[64],
+                     gw_reply *r)
 {
     if (!client || !ts || !sig) {
         gw_reply_error(r, 401, "unauthenticated", !client ? "X-Shequ-Client" : !ts ? "X-Shequ-Timestamp" : "X-Shequ-Signature",
@@ -127,6 +128,8 @@ bool gw_authenticate(gateway *g, const char *client, const char *ts, const char 
         snprintf(r->retry_after, sizeof r->retry_after, "2");
         return false;
     }
+    if (!fresh && idem && *idem && gw_idempotency_replay(g, c.id, idem, r))
+        return false; /* the same request again: its first answer */
     if (!fresh) {
         gw_reply_error(r, 401, "replayed", "X-Shequ-Signature", "this signed request was already received");
         return false;

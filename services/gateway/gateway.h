@@ -74,8 +74,11 @@ typedef struct gw_reply {
 int gw_clients_load(const char *path, gw_clients *out, char *err, size_t errlen);
 void gw_clients_free(gw_clients *c);
 /* Verifies the HMAC headers; on failure fills the reply (401). Copies the client id out. */
+/* idem: the request's Idempotency-Key (or NULL): a replayed write that carries a known key is answered
+ * with the first response instead of 401. */
 bool gw_authenticate(gateway *g, const char *client, const char *ts, const char *sig, const char *method,
-                     const char *path, const char *body, size_t len, char client_out[64], gw_reply *r);
+                     const char *path, const char *body, size_t len, const char *idem, char client_out[64],
+                     gw_reply *r);
 const gw_client *gw_client_by_api_key(gateway *g, const char *api_key, gw_client *copy);
 
 /* limits.c: Redis-backed; all fail open with a log line if Redis is down, except idempotency (503). */
@@ -84,6 +87,9 @@ bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min
 /* Returns true and fills r with the stored reply if key was seen; otherwise reserves it. */
 bool gw_idempotency_begin(gateway *g, const char *client, const char *key, gw_reply *r);
 void gw_idempotency_end(gateway *g, const char *client, const char *key, const gw_reply *r);
+/* For a request whose signature was seen before: true with the first answer (or 409) in r when its
+ * Idempotency-Key is known, so a retry within the same second gets its answer, not a 401. */
+bool gw_idempotency_replay(gateway *g, const char *client, const char *key, gw_reply *r);
 
 /* api.c */
 void gw_reply_error(gw_reply *r, int status, const char *code, const char *field, const char *message);

@@ -78,8 +78,9 @@ static void route_native(gateway *g, struct MHD_Connection *conn, const char *me
     const char *client = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Shequ-Client");
     const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Shequ-Timestamp");
     const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Shequ-Signature");
+    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     char client_id[64];
-    if (!gw_authenticate(g, client, ts, sig, method, url, req->body ? req->body : "", req->len, client_id, r))
+    if (!gw_authenticate(g, client, ts, sig, method, url, req->body ? req->body : "", req->len, idem, client_id, r))
         return;
     bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
     if (post) {
@@ -106,7 +107,6 @@ static void route_native(gateway *g, struct MHD_Connection *conn, const char *me
         return gw_reply_error(r, 405, "method_not_allowed", NULL, "use POST");
     if ((action || feedback) && !id_ok(seg[2]))
         return gw_reply_error(r, 404, "not_found", "ticket_id", "no such ticket");
-    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     if (idem && (strlen(idem) == 0 || strlen(idem) > 128))
         return gw_reply_error(r, 400, "invalid", "Idempotency-Key", "1 to 128 characters");
     json_error_t jerr;

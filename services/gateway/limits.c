@@ -49,6 +49,24 @@ bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min
     return true;
 }
 
+/* A stored idempotency value into r: the first answer ("<status> <json>"), or 409 while it is pending. */
+static bool stored_reply(const redisReply *rep, gw_reply *r)
+{
+    if (rep->type != REDIS_REPLY_STRING)
+        return false;
+    if (strcmp(rep->str, "pending") == 0) {
+        gw_reply_error(r, 409, "in_progress", "Idempotency-Key", "a request with this key is in progress");
+        return true;
+    }
+    int status = 0;
+    const char *sp = strchr(rep->str, ' ');
+    sscanf(rep->str, "%d", &status);
+    json_error_t e;
+    r->status = status ? status : 200;
+    r->body = sp ? json_loads(sp + 1, 0, &e) : NULL;
+    return true;
+}
+
 bool gw_idempotency_begin(gateway *g, const char *client, const char *key, gw_reply *r)
 {
     sq_redis *rd = gw_redis(g);
@@ -72,20 +90,18 @@ bool gw_idempotency_begin(gateway *g, const char *client, const char *key, gw_re
         snprintf(r->retry_after, sizeof r->retry_after, "2");
         return true;
     }
-    bool seen = rep->type == REDIS_REPLY_STRING;
-    if (seen) {
-        if (strcmp(rep->str, "pending") == 0) {
-            gw_reply_error(r, 409, "in_progress", "Idempotency-Key", "a request with this key is in progress");
-        } else {
-            int status = 0;
-            const char *sp = strchr(rep->str, ' ');
-            sscanf(rep->str, "%d", &status);
-            json_error_t e;
-            r->status = status ? status : 200;
-            r->body = sp ? json_loads(sp + 1, 0, &e) : NULL;
-        }
-    }
+    bool seen = stored_reply(rep, r);
     freeReplyObject(rep);
+    return seen;
+}
+
+bool gw_idempotency_replay(gateway *g, const char *client, const char *key, gw_reply *r)
+{
+    sq_redis *rd = gw_redis(g);
+    redisReply *rep = rd ? sq_redis_cmd(rd, "GET %sidem:%s:%s", g->common->redis_prefix, client, key) : NULL;
+    bool seen = rep && stored_reply(rep, r);
+    if (rep)
+        freeReplyObject(rep);
     return seen;
 }
 

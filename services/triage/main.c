@@ -7,9 +7,12 @@
 #include <stdlib.h>
 
 static sq_service svc;
-static char *pg_dsn_unused;
+static long dedupe_window_s;
 static sq_option opts[] = {
     SQ_OPTIONS_COMMON(&svc.cfg),
+    { "dedupe.window_s", SQ_OPT_INT, "3600", 60, 30 * 86400,
+      "how long answered input ids are remembered after the newest answer (redeliveries are answered once)",
+      &dedupe_window_s, "" },
     { 0 },
 };
 
@@ -19,7 +22,6 @@ static const char usage[] = "usage: triage [options]\n"
 
 int main(int argc, char **argv)
 {
-    (void)pg_dsn_unused;
     int rc = sq_service_init(&svc, "triage", opts, usage, argc, argv);
     if (rc != SQ_OK)
         return rc == 1 ? 0 : 2;
@@ -42,13 +44,14 @@ int main(int argc, char **argv)
     sq_emitter em = { svc.producer, topics.tickets, topics.notify, svc.cfg.service };
     triage *t = triage_new(rules, dir, &em, &topics);
     triage_watch_rules(t, rules_path, &rules);
+    triage_set_dedupe_window(t, dedupe_window_s * SQ_US_PER_S);
 
     long n = sq_ticketlog_replay(&svc.cfg, topics.tickets, triage_apply_log, t, err, sizeof err);
     if (n < 0) {
         log_error("replay.failed", "error=\"%s\"", err);
         return 1;
     }
-    log_info("replay.done", "events=%ld tickets=%zu", n, triage_ticket_count(t));
+    log_info("replay.done", "events=%ld tickets=%zu input_ids=%zu", n, triage_ticket_count(t), triage_seen_count(t));
 
     const char *subs[] = { topics.reports, topics.alarms, topics.tickets, NULL };
     sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);

@@ -36,7 +36,8 @@ struct triage {
     sq_map *by_device; /* device_id|type → entry */
     sq_map *repeats;   /* community|building|category → repeat_list */
     sq_map *load;      /* staff_id → open tickets (intptr_t) */
-    sq_map *seen;      /* input event ids already answered */
+    sq_map *seen;      /* input event id → when it was answered (us): redeliveries are answered once */
+    int64_t seen_window_us, seen_newest_us;
     unsigned rr;
     int64_t last_gc_us;
     const char *rules_path;
@@ -136,6 +137,7 @@ triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *e
     tr->repeats = sq_map_new(1024);
     tr->load = sq_map_new(256);
     tr->seen = sq_map_new(4096);
+    tr->seen_window_us = 3600 * SQ_US_PER_S;
     tr->m_created = sq_metric_counter("shequ_tickets_created_total", NULL, "tickets created");
     tr->m_merged = sq_metric_counter("shequ_tickets_merged_total", NULL, "reports and alarms merged into an open ticket");
     tr->m_occurrence = sq_metric_counter("shequ_alarm_occurrences_total", NULL, "repeat alarms added to an open ticket");
@@ -176,11 +178,33 @@ void triage_watch_rules(triage *tr, const char *path, sq_rules **owned)
 }
 size_t triage_ticket_count(const triage *tr) { return sq_map_len(tr->tickets); }
 
+/*
+ * Input ids answered, kept for seen_window after the newest answer: only the inputs processed but not
+ * yet committed when a triage stopped come again, and they come first after its restart. The window
+ * runs from the newest answer, not from now, so a triage that was down for hours still knows the
+ * inputs of its last moments.
+ */
+static void seen_note(triage *tr, const char *cause, int64_t at_us)
+{
+    sq_map_put(tr->seen, cause, (void *)(intptr_t)at_us);
+    if (at_us > tr->seen_newest_us)
+        tr->seen_newest_us = at_us;
+}
+
+static int seen_expired(void *ctx, const char *key, void *value)
+{
+    const triage *tr = ctx;
+    return (intptr_t)value < tr->seen_newest_us - tr->seen_window_us;
+}
+
+void triage_set_dedupe_window(triage *tr, int64_t window_us) { tr->seen_window_us = window_us; }
+size_t triage_seen_count(const triage *tr) { return sq_map_len(tr->seen); }
+
 void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
 {
     triage *tr = arg;
     if (ev->cause_event_id && *ev->cause_event_id)
-        sq_map_put(tr->seen, ev->cause_event_id, (void *)1);
+        seen_note(tr, ev->cause_event_id, ev->header && ev->header->produced_at_us ? ev->header->produced_at_us : 1);
     if (!ev->ticket_id || !*ev->ticket_id)
         return;
     entry *e = entry_get(tr, ev->ticket_id, ev->state != NULL);
@@ -206,7 +230,7 @@ static int emit(triage *tr, Shequ__V1__TicketEvent *ev, entry *e, bool with_stat
 {
     int rc = sq_emit_ticket_event(tr->em, ev, &e->t, with_state, type, actor, cause, at, id);
     if (rc == SQ_OK)
-        sq_map_put(tr->seen, cause, (void *)1);
+        seen_note(tr, cause, sq_now_us());
     return rc;
 }
 
@@ -612,6 +636,7 @@ void triage_tick(void *arg)
     if (now - tr->last_gc_us > 60 * SQ_US_PER_S) {
         tr->last_gc_us = now;
         sq_map_each(tr->tickets, gc_ticket, tr);
+        sq_map_each(tr->seen, seen_expired, tr);
     }
     sq_directory_refresh(tr->dir, 5000);
 }

@@ -33,5 +33,8 @@ void triage_apply_log(void *t, const Shequ__V1__TicketEvent *e, int32_t partitio
 int triage_handle(void *t, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);
 void triage_tick(void *t);
 size_t triage_ticket_count(const triage *t);
+/* How long answered input ids are remembered after the newest answer (default 1 h). */
+void triage_set_dedupe_window(triage *t, int64_t window_us);
+size_t triage_seen_count(const triage *t);
 
 #endif

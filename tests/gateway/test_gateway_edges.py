@@ -82,6 +82,16 @@ def main():
     first = post(body, ts=ts)
     check(first[0] == 202, "signed report → 202")
     check(err(post(body, ts=ts), 401, "replayed"), "the same signed request again → 401 replayed")
+    # a client retrying within the same second signs the same bytes: with its Idempotency-Key it gets its
+    # first answer back; a replay under another key is still refused
+    body = json.dumps(report(reporter_id=f"wx-retry-{U}")).encode()
+    ts, key = str(int(time.time())), str(uuid.uuid4())
+    first = post(body, ts=ts, headers={"Idempotency-Key": key})
+    again = post(body, ts=ts, headers={"Idempotency-Key": key})
+    check(first[0] == 202 and again[0] == 202 and again[1].get("report_id") == first[1].get("report_id"),
+          "the same signed request with its Idempotency-Key again → its first answer, not 401")
+    check(err(post(body, ts=ts, headers={"Idempotency-Key": str(uuid.uuid4())}), 401, "replayed"),
+          "the same signed request under another Idempotency-Key → 401 replayed")
     # validation: each names its field
     cases = [
         (report(category="earthquake"), 400, "unknown_category", "category"),

@@ -6,6 +6,7 @@
  *                             baseline: the same N messages read back by a bare consumer
  *   shequ-bench recorder N    N ticket events → PostgreSQL (recorder alone);
  *                             baseline: plain COPY of the same N ticket_events rows
+ *   shequ-bench sla N         N open clocks: replay time, RSS, breach lateness while 5,000 events/s stream in
  *   shequ-bench gateway N C   N signed POST /v1/reports over C keep-alive connections;
  *                             baseline: a plain libmicrohttpd server answering 202 without work
  *
@@ -158,7 +159,7 @@ long pg_count(const char *sql, const char *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: shequ-bench triage|recorder N | gateway N CONNECTIONS\n");
+        fprintf(stderr, "usage: shequ-bench triage|workflow|recorder|sla N | gateway N CONNECTIONS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
         bench_workflow(n);
     else if (strcmp(argv[1], "recorder") == 0)
         bench_recorder(n);
+    else if (strcmp(argv[1], "sla") == 0)
+        bench_sla(n);
     else if (strcmp(argv[1], "gateway") == 0)
         bench_gateway(n, argc > 3 ? atoi(argv[3]) : 64);
     ts_delete_topic_set(prefix);

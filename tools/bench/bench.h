@@ -40,5 +40,6 @@ void bench_triage(long n);
 void bench_workflow(long n);
 void bench_recorder(long n);
 void bench_gateway(long n, int conns);
+void bench_sla(long n);
 
 #endif
