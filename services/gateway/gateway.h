@@ -74,11 +74,16 @@ typedef struct gw_reply {
 int gw_clients_load(const char *path, gw_clients *out, char *err, size_t errlen);
 void gw_clients_free(gw_clients *c);
 /* Verifies the HMAC headers; on failure fills the reply (401). Copies the client id out. */
-/* idem: the request's Idempotency-Key (or NULL): a replayed write that carries a known key is answered
- * with the first response instead of 401. */
+/* Verifies the client, the timestamp window and the HMAC (no I/O); on failure fills r (401). */
 bool gw_authenticate(gateway *g, const char *client, const char *ts, const char *sig, const char *method,
-                     const char *path, const char *body, size_t len, const char *idem, char client_out[64],
-                     gw_reply *r);
+                     const char *path, const char *body, size_t len, char client_out[64], gw_reply *r);
+/*
+ * After authentication, in one Redis round trip: a write's signature is good once (a replay is 401,
+ * unless it carries a known Idempotency-Key: then it gets its first answer), and the client's rate
+ * limit. sig is NULL for reads (polling the same status twice in a second signs the same bytes).
+ * Redis down: writes get 503 (no replay protection), reads pass (a limiter never stops a resident).
+ */
+bool gw_admit(gateway *g, const char *client, const char *sig, const char *idem, gw_reply *r);
 const gw_client *gw_client_by_api_key(gateway *g, const char *api_key, gw_client *copy);
 
 /* limits.c: Redis-backed; all fail open with a log line if Redis is down, except idempotency (503). */

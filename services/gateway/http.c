@@ -80,7 +80,7 @@ static void route_native(gateway *g, struct MHD_Connection *conn, const char *me
     const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Shequ-Signature");
     const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
     char client_id[64];
-    if (!gw_authenticate(g, client, ts, sig, method, url, req->body ? req->body : "", req->len, idem, client_id, r))
+    if (!gw_authenticate(g, client, ts, sig, method, url, req->body ? req->body : "", req->len, client_id, r))
         return;
     bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
     if (post) {
@@ -88,7 +88,7 @@ static void route_native(gateway *g, struct MHD_Connection *conn, const char *me
         if (!ctype || strncasecmp(ctype, "application/json", 16) != 0)
             return gw_reply_error(r, 415, "unsupported_media_type", "Content-Type", "send application/json");
     }
-    if (gw_rate_limited(g, "client", client_id, g->cfg.rate_client_per_min, r))
+    if (!gw_admit(g, client_id, get || strcmp(method, "HEAD") == 0 ? NULL : sig, idem, r))
         return;
     /* GET routes */
     if (get && n == 2 && strcmp(seg[1], "categories") == 0)

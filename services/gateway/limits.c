@@ -1,6 +1,8 @@
 /*
- * limits.c — rate limits and idempotency keys in Redis, one connection per
- * request thread.
+ * limits.c — what the gateway keeps in Redis, one connection per request thread: signatures seen
+ * (replay protection), rate-limit counters and idempotency keys. A report costs four round trips:
+ * admission (signature and client limit, pipelined), the reporter's limit, and the idempotency key's
+ * reservation and answer.
  */
 #include "gateway.h"
 
@@ -26,22 +28,67 @@ sq_redis *gw_redis(gateway *g)
     return r;
 }
 
+bool gw_admit(gateway *g, const char *client, const char *sig, const char *idem, gw_reply *r)
+{
+    sq_redis *rd = gw_redis(g);
+    long now = (long)(sq_now_us() / SQ_US_PER_S), minute = now / 60, per_min = g->cfg.rate_client_per_min;
+    const char *px = g->common->redis_prefix;
+    redisReply *seen = NULL, *count = NULL, *expiry = NULL;
+    bool ok = rd != NULL;
+    if (ok && sig)
+        ok = sq_redis_append(rd, "SET %ssig:%s 1 NX EX %ld", px, sig, 2 * g->cfg.skew_s + 5) == SQ_OK;
+    if (ok && per_min > 0)
+        ok = sq_redis_append(rd, "INCR %srl:client:%s:%ld", px, client, minute) == SQ_OK &&
+             sq_redis_append(rd, "EXPIRE %srl:client:%s:%ld 120 NX", px, client, minute) == SQ_OK;
+    if (ok && sig)
+        ok = sq_redis_reply(rd, &seen) == SQ_OK;
+    if (ok && per_min > 0)
+        ok = sq_redis_reply(rd, &count) == SQ_OK && sq_redis_reply(rd, &expiry) == SQ_OK;
+    bool fresh = seen && seen->type == REDIS_REPLY_STATUS;
+    long long n = count && count->type == REDIS_REPLY_INTEGER ? count->integer : 0;
+    if (seen)
+        freeReplyObject(seen);
+    if (count)
+        freeReplyObject(count);
+    if (expiry)
+        freeReplyObject(expiry);
+    if (sig && !ok) {
+        gw_reply_error(r, 503, "unavailable", NULL, "replay protection unavailable");
+        snprintf(r->retry_after, sizeof r->retry_after, "2");
+        return false;
+    }
+    if (sig && !fresh) {
+        if (idem && *idem && gw_idempotency_replay(g, client, idem, r))
+            return false; /* the same request again: its first answer */
+        gw_reply_error(r, 401, "replayed", "X-Shequ-Signature", "this signed request was already received");
+        return false;
+    }
+    if (per_min > 0 && n > per_min) {
+        gw_reply_error(r, 429, "rate_limited", "client", "too many requests; retry later");
+        snprintf(r->retry_after, sizeof r->retry_after, "%ld", 60 - now % 60);
+        return false;
+    }
+    return true;
+}
+
 bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min, gw_reply *r)
 {
     sq_redis *rd = gw_redis(g);
     long now = (long)(sq_now_us() / SQ_US_PER_S), minute = now / 60;
     if (!rd || per_min <= 0)
         return false;
-    redisReply *rep = sq_redis_cmd(rd, "INCR %srl:%s:%s:%ld", g->common->redis_prefix, kind, who, minute);
-    if (!rep)
+    /* one round trip: the count and its expiry (set once, by the first request of the minute) */
+    redisReply *count = NULL, *expiry = NULL;
+    if (sq_redis_append(rd, "INCR %srl:%s:%s:%ld", g->common->redis_prefix, kind, who, minute) != SQ_OK ||
+        sq_redis_append(rd, "EXPIRE %srl:%s:%s:%ld 120 NX", g->common->redis_prefix, kind, who, minute) != SQ_OK ||
+        sq_redis_reply(rd, &count) != SQ_OK || sq_redis_reply(rd, &expiry) != SQ_OK) {
+        if (count)
+            freeReplyObject(count);
         return false; /* a limiter that is down does not stop residents reporting */
-    long long n = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-    freeReplyObject(rep);
-    if (n == 1) {
-        rep = sq_redis_cmd(rd, "EXPIRE %srl:%s:%s:%ld 120", g->common->redis_prefix, kind, who, minute);
-        if (rep)
-            freeReplyObject(rep);
     }
+    long long n = count->type == REDIS_REPLY_INTEGER ? count->integer : 0;
+    freeReplyObject(count);
+    freeReplyObject(expiry);
     if (n <= per_min)
         return false;
     gw_reply_error(r, 429, "rate_limited", kind, "too many requests; retry later");

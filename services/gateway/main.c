@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         return 2;
     }
     pthread_rwlock_init(&gw.clients_lock, NULL);
-    const char *extra[] = { "linger.ms", "1", "message.timeout.ms", "5000", NULL };
+    const char *extra[] = { "linger.ms", "1", "message.timeout.ms", "5000", "socket.nagle.disable", "true", NULL };
     if (sq_service_open_producer(&svc, extra) != SQ_OK || sq_producer_start_poller(svc.producer) != SQ_OK)
         return 2;
     gw.producer = svc.producer;

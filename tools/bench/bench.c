@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +164,11 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    struct rlimit nofile; /* a thousand connections, here and in the services spawned from here */
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     bench_build = getenv("SHEQU_BENCH_BUILD") ? getenv("SHEQU_BENCH_BUILD") : "build/release";
     char id[SQ_UUID_LEN];
     sq_uuid4(id);

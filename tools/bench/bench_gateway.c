@@ -21,14 +21,16 @@
 
 typedef struct {
     int port;
-    int thread;
+    int thread, run;
     long requests;
     bool sign;
     double *lat_ms;
     long ok;
+    int64_t start_us, every_us; /* paced: request i is due at start + i * every (0: back to back) */
 } load_arg;
 
 static const char *secret;
+static int runs; /* bodies differ between runs: the same signed bytes twice in one second are a replay */
 
 static void *load_thread(void *arg)
 {
@@ -43,9 +45,9 @@ static void *load_thread(void *arg)
     char body[512], req[2048], resp[4096];
     for (long i = 0; i < a->requests; i++) {
         int bl = snprintf(body, sizeof body,
-                          "{\"community_id\":\"cm-csy\",\"reporter_id\":\"wx-b%ld-%d\",\"category\":\"sanitation\","
+                          "{\"community_id\":\"cm-csy\",\"reporter_id\":\"wx-b%ld-%d-%d\",\"category\":\"sanitation\","
                           "\"description\":\"垃圾未清运\",\"building\":\"%ld\"}",
-                          i, a->thread, i % 12);
+                          i, a->thread, a->run, i % 12);
         char ts[24], sig[65] = "x";
         snprintf(ts, sizeof ts, "%lld", (long long)(sq_now_us() / SQ_US_PER_S));
         if (a->sign) {
@@ -64,6 +66,12 @@ static void *load_thread(void *arg)
                           "Idempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
                           ts, sig, idem, bl, body);
         int64_t t0 = sq_mono_us();
+        if (a->every_us) { /* latency counts from when the request was due, so falling behind shows */
+            int64_t due = a->start_us + i * a->every_us;
+            if (due > t0)
+                sq_sleep_ms((due - t0 + 999) / 1000);
+            t0 = due;
+        }
         if (write(fd, req, (size_t)rl) != rl)
             break;
         size_t got = 0;
@@ -97,15 +105,18 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double run_load(int port, long n, int conns, bool sign, double *p50, double *p99, long *ok)
+/* n requests over conns connections, back to back or (per_s > 0) paced to per_s in total. */
+static double run_load(int port, long n, int conns, bool sign, double per_s, double *p50, double *p99, long *ok)
 {
     pthread_t th[256];
     load_arg args[256];
     double *lat = calloc((size_t)n, sizeof *lat);
     long per = n / conns;
     int64_t t0 = sq_mono_us();
+    runs++;
     for (int i = 0; i < conns; i++) {
-        args[i] = (load_arg){ port, i, per, sign, lat + (long)i * per, 0 };
+        args[i] = (load_arg){ port, i, runs, per, sign, lat + (long)i * per, 0, t0 + 1000 * i,
+                              per_s > 0 ? (int64_t)(1e6 * conns / per_s) : 0 };
         pthread_create(&th[i], NULL, load_thread, &args[i]);
     }
     *ok = 0;
@@ -139,27 +150,75 @@ static enum MHD_Result plain(void *cls, struct MHD_Connection *c, const char *ur
     return ret;
 }
 
+/* RSS of the gateway holding `conns` keep-alive connections, each used twice, 10 s apart. */
+static void idle_connections(pid_t pid, int conns)
+{
+    int *fds = calloc((size_t)conns, sizeof *fds);
+    long before = rss_kb(pid), held = 0, again = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < conns; i++) {
+            if (round == 0) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(18090) };
+                inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+                if (connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0)
+                    fds[i] = -1;
+            }
+            static const char get[] = "GET /open311/v2/services.json HTTP/1.1\r\nHost: x\r\n\r\n";
+            char buf[16384];
+            if (fds[i] >= 0 && write(fds[i], get, sizeof get - 1) == (ssize_t)(sizeof get - 1))
+                (void)!read(fds[i], buf, sizeof buf);
+        }
+        sq_sleep_ms(round == 0 ? 10000 : 1000);
+        if (round == 0)
+            held = rss_kb(pid);
+        else
+            again = rss_kb(pid);
+    }
+    int open = 0;
+    for (int i = 0; i < conns; i++)
+        if (fds[i] >= 0) {
+            open++;
+            close(fds[i]);
+        }
+    free(fds);
+    char notes[200];
+    snprintf(notes, sizeof notes, "%d keep-alive connections (%d open): RSS %ld MB before, %ld MB holding them, %ld MB after a second round",
+             conns, open, before / 1024, held / 1024, again / 1024);
+    result("gw-conns", 0, 0, 0, 0, notes);
+}
+
 void bench_gateway(long n, int conns)
 {
     secret = ts_env("SHEQU_CLIENT_SECRET");
-    char port_env[64], rules[300], clients[300], key[120], redis[200], rl[64];
+    char port_env[64], rules[300], clients[300], key[120], redis[200];
     snprintf(port_env, sizeof port_env, "SHEQU_HTTP_PORT=18090");
     snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
     snprintf(clients, sizeof clients, "SHEQU_CLIENTS_FILE=%s/deploy/clients/dev.clients", ts_env("SHEQU_ROOT"));
     snprintf(key, sizeof key, "SHEQU_PHONE_KEY=6a3f0c2e9b8d7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d");
     snprintf(redis, sizeof redis, "SHEQU_REDIS_PREFIX=bench:%s:", prefix);
-    snprintf(rl, sizeof rl, "SHEQU_RATE_REPORTER_PER_MIN=0");
-    char *extra[] = { port_env, rules, clients, key, redis, rl, NULL };
+    /* the rate limiters stay on (their Redis round trips are part of the cost), with limits out of reach */
+    char rl[64], rc[64];
+    snprintf(rl, sizeof rl, "SHEQU_RATE_REPORTER_PER_MIN=100000000");
+    snprintf(rc, sizeof rc, "SHEQU_RATE_CLIENT_PER_MIN=100000000");
+    char *extra[] = { port_env, rules, clients, key, redis, rl, rc, NULL };
     pid_t pid = spawn_service("gateway", extra);
     sq_sleep_ms(2500);
     double p50, p99, bp50, bp99;
     long ok, bok;
-    run_load(18090, conns * 20, conns, true, &p50, &p99, &ok); /* warm-up */
-    double rate = run_load(18090, n, conns, true, &p50, &p99, &ok);
+    run_load(18090, conns * 20, conns, true, 0, &p50, &p99, &ok); /* warm-up */
+    double rate = run_load(18090, n, conns, true, 0, &p50, &p99, &ok);
+    double fp50, fp99;
+    long fok;
+    run_load(18090, 20000, 32, true, 2000, &fp50, &fp99, &fok); /* 10 s at a fixed 2,000 requests/s */
+    char fixed[160];
+    snprintf(fixed, sizeof fixed, "20000 requests paced at 2000/s over 32 connections, %ld answered 202", fok);
+    result("gw-2000/s", 2000, 0, fp50, fp99, fixed);
+    idle_connections(pid, 1000);
     ts_stop(pid, false);
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 18091,
                                             NULL, NULL, plain, NULL, MHD_OPTION_END);
-    double base = run_load(18091, n, conns, false, &bp50, &bp99, &bok);
+    double base = run_load(18091, n, conns, false, 0, &bp50, &bp99, &bok);
     MHD_stop_daemon(d);
     char notes[200];
     snprintf(notes, sizeof notes, "%ld requests, %d connections, %ld answered 202 (Kafka-acknowledged); baseline p50 %.2f p99 %.2f ms",
