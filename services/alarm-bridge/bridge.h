@@ -7,9 +7,13 @@
  * DeviceAlarm and waits for Kafka's delivery report before it returns 1; if
  * Kafka fails it returns 0 and Paho delivers the message again. An invalid
  * payload is dead-lettered (and that write awaited) and acknowledged: it is
- * never retried forever. Throughput comes from several MQTT connections in one
- * shared subscription ($share/<group>/devices/+/+/alarm): each connection has
- * one message in its callback at a time, and they wait for Kafka in parallel.
+ * never retried forever. Paho's async client calls every connection's callback
+ * from one receive thread per process (holding its global lock), so the waits
+ * for Kafka of one process do not overlap: one process bridges one alarm per
+ * Kafka round trip. main.c therefore runs mqtt.processes workers (default 8),
+ * each with its own Paho and producer (linger.ms 0), in one shared subscription
+ * ($share/<group>/devices/+/+/alarm); a supervisor restarts a worker that dies,
+ * and workers die with the supervisor. Measured by `shequ-bench bridge`.
  */
 #ifndef BRIDGE_H
 #define BRIDGE_H

@@ -153,6 +153,9 @@ sq_mqtt *sq_mqtt_new(const sq_mqtt_options *o, char *err, size_t errlen)
     snprintf(m->password, sizeof m->password, "%s", o->password ? o->password : "");
     pthread_mutex_init(&m->lock, NULL);
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    /* Paho counts publishes queued for its sending thread against maxBufferedMessages (default 100)
+     * even while connected, and refuses more (MQTTASYNC_MAX_BUFFERED_MESSAGES): allow a burst */
+    co.maxBufferedMessages = 10000;
     int rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
                                          o->persist_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
                                          (void *)o->persist_dir, &co);
@@ -281,6 +284,7 @@ int sq_mqtt_publish_async(sq_mqtt *m, const char *topic, const void *payload, si
     int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
     if (rc != MQTTASYNC_SUCCESS) {
         free(p);
+        log_warn("mqtt.publish_refused", "client=%s rc=%d error=\"%s\"", m->client_id, rc, MQTTAsync_strerror(rc));
         return SQ_RETRY;
     }
     return SQ_OK;

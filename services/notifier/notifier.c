@@ -118,6 +118,8 @@ static void published(void *ctx, int rc)
     sq_metric_add(rc == SQ_OK ? n->m_published : n->m_failed, 1);
 }
 
+enum { WINDOW = 500 }; /* below the MQTT client's in-flight limit (1000) */
+
 int notifier_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     notifier *n = arg;
@@ -130,7 +132,14 @@ int notifier_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t
     if (rc != SQ_OK)
         return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "invalid_recipient"),
                        "recipient kind or id cannot be addressed");
+    /* at most WINDOW publishes wait for the broker (Paho refuses more than its in-flight limit): the
+     * consumer waits here instead of failing the batch and sending it all again */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
     pthread_mutex_lock(&n->mu);
+    while (n->pending >= WINDOW && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0)
+        ;
     n->pending++;
     pthread_mutex_unlock(&n->mu);
     rc = sq_mqtt_publish_async(n->mqtt, topic, payload, strlen(payload), 1, published, n);
@@ -139,7 +148,7 @@ int notifier_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t
         pthread_mutex_lock(&n->mu);
         n->pending--;
         pthread_mutex_unlock(&n->mu);
-        return sq_fail(detail, dlen, SQ_RETRY, "mqtt not connected");
+        return sq_fail(detail, dlen, SQ_RETRY, "mqtt refused the publish (not connected)");
     }
     return SQ_OK;
 }

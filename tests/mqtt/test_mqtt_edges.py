@@ -102,10 +102,15 @@ def field(num, value):
     return varint(num << 3 | 2) + varint(len(data)) + data
 
 
-def notification(recipient, ticket, kind):
+def notification(recipient, ticket, kind, recipient_kind=1):
     header = field(1, str(uuid.uuid4())) + field(5, "c-test")
-    return (field(1, header) + field(2, 1) + field(3, recipient) + field(4, ticket) + field(5, kind)
+    return (field(1, header) + field(2, recipient_kind) + field(3, recipient) + field(4, ticket) + field(5, kind)
             + field(6, "urgent") + field(7, "elevator") + field(8, "电梯故障 2栋1单元"))
+
+
+def owner_sql(sql):
+    subprocess.run(["psql", ENV["PG_OWNER_DSN"], "-Xq", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                   capture_output=True)
 
 
 def produce(topic, key, value):
@@ -176,6 +181,29 @@ def main():
         check(wait_for(lambda: any(f"t-{U}-1" in l for l in mine.lines), 20), "a staff member receives their assignment")
         time.sleep(2)
         check(not any(f"t-{U}-2" in l for l in theirs.lines), "a staff member cannot read another's tasks")
+
+        # a supervisor reads the alerts of the community their staff row oversees, and no other's
+        cm = f"cm-sup-{U}"
+        owner_sql(f"INSERT INTO shequ.streets VALUES ('st-{U}', 'x') ON CONFLICT DO NOTHING;"
+                  f"INSERT INTO shequ.companies VALUES ('co-{U}', 'x') ON CONFLICT DO NOTHING;"
+                  f"INSERT INTO shequ.communities (community_id, name, street_id, company_id) VALUES ('{cm}', 'x', 'st-{U}', 'co-{U}');"
+                  f"INSERT INTO shequ.staff (staff_id, name, role, community_id) VALUES ('sup-dev-1', 'x', 'supervisor', '{cm}')"
+                  f" ON CONFLICT (staff_id) DO UPDATE SET role = 'supervisor', community_id = EXCLUDED.community_id")
+        subprocess.run([f"{SRC}/tools/dev", "mqtt-acl"], check=True, capture_output=True)
+        time.sleep(0.5)
+        alerts = Subscriber("sup-dev-1", "sup-dev-1-pw", f"supervisors/{cm}/alerts")
+        others = Subscriber("sup-dev-1", "sup-dev-1-pw", "supervisors/c-other/alerts")
+        time.sleep(1)
+        produce("notify.v1", cm, notification(cm, f"t-{U}-sup", "escalated", 2))
+        produce("notify.v1", "c-other", notification("c-other", f"t-{U}-other", "escalated", 2))
+        check(wait_for(lambda: any(f"t-{U}-sup" in l for l in alerts.lines), 20), "a supervisor receives their community's alerts")
+        time.sleep(2)
+        check(not any(f"t-{U}-other" in l for l in others.lines), "a supervisor cannot read another community's alerts")
+        for sub in (alerts, others):
+            sub.stop()
+        owner_sql(f"DELETE FROM shequ.staff WHERE staff_id = 'sup-dev-1'; DELETE FROM shequ.communities WHERE community_id = '{cm}';"
+                  f"DELETE FROM shequ.companies WHERE company_id = 'co-{U}'; DELETE FROM shequ.streets WHERE street_id = 'st-{U}'")
+        subprocess.run([f"{SRC}/tools/dev", "mqtt-acl"], check=True, capture_output=True)
 
         # the notifier survives a broker restart without losing a notification
         for i in range(5):

@@ -7,8 +7,15 @@
  *   shequ-bench recorder N    N ticket events → PostgreSQL (recorder alone);
  *                             baseline: plain COPY of the same N ticket_events rows
  *   shequ-bench sla N         N open clocks: replay time, RSS, breach lateness while 5,000 events/s stream in
+ *   shequ-bench triage-steady N   N reports at 5,000/s whose tickets close 5 s later: triage's RSS over time
+ *   shequ-bench e2e N         N reports from the input topic to ticket rows (triage + recorder)
+ *   shequ-bench latency R S   on the running stack: gateway 202 → staff notification and → ticket row
  *   shequ-bench gateway N C   N signed POST /v1/reports over C keep-alive connections;
  *                             baseline: a plain libmicrohttpd server answering 202 without work
+ *   shequ-bench bridge N      N MQTT device alarms → alarms.device.v1 with Kafka delivery awaited (at-least-once);
+ *                             baseline: the same bridge with Kafka delivery not awaited
+ *   shequ-bench notifier N    N notifications on notify.v1 → MQTT (notifier alone);
+ *                             baseline: a bare Paho client publishing the same N payloads at QoS 1
  *
  * Each stage runs its own service instance from SHEQU_BENCH_BUILD (default build/release) on a fresh
  * prefixed topic set, prints a line and appends a JSON object to build/bench/results.jsonl.
@@ -160,7 +167,7 @@ long pg_count(const char *sql, const char *arg)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: shequ-bench triage|workflow|recorder|sla N | gateway N CONNECTIONS\n");
+        fprintf(stderr, "usage: shequ-bench triage|workflow|recorder|sla|e2e|bridge|notifier N | gateway N CONNECTIONS | latency PER_S SECONDS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -180,14 +187,24 @@ int main(int argc, char **argv)
     long n = atol(argv[2]);
     if (strcmp(argv[1], "triage") == 0)
         bench_triage(n);
+    else if (strcmp(argv[1], "triage-steady") == 0)
+        bench_triage_steady(n);
     else if (strcmp(argv[1], "workflow") == 0)
         bench_workflow(n);
     else if (strcmp(argv[1], "recorder") == 0)
         bench_recorder(n);
     else if (strcmp(argv[1], "sla") == 0)
         bench_sla(n);
+    else if (strcmp(argv[1], "e2e") == 0)
+        bench_e2e(n);
+    else if (strcmp(argv[1], "latency") == 0)
+        bench_latency(n, argc > 3 ? atol(argv[3]) : 30);
     else if (strcmp(argv[1], "gateway") == 0)
         bench_gateway(n, argc > 3 ? atoi(argv[3]) : 64);
+    else if (strcmp(argv[1], "bridge") == 0)
+        bench_bridge(n);
+    else if (strcmp(argv[1], "notifier") == 0)
+        bench_notifier(n);
     ts_delete_topic_set(prefix);
     return 0;
 }

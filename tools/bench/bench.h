@@ -36,10 +36,21 @@ long pg_count(const char *sql, const char *arg);
 /* A TicketEvent (responded, with its snapshot) for step `step` of `ticket`, created at base. */
 size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base);
 
+/* A keep-alive HTTP connection to 127.0.0.1:port, or -1. */
+int http_connect(int port);
+/* POSTs body to path signed as dev-miniprogram with key (NULL: unsigned); the response goes to resp.
+ * Returns the HTTP status or -1 when the connection failed. */
+int signed_post(int fd, const char *key, const char *path, const char *body, char *resp, size_t cap);
+
 void bench_triage(long n);
+void bench_triage_steady(long n);
 void bench_workflow(long n);
 void bench_recorder(long n);
 void bench_gateway(long n, int conns);
 void bench_sla(long n);
+void bench_bridge(long n);
+void bench_notifier(long n);
+void bench_e2e(long n);
+void bench_latency(long per_s, long seconds);
 
 #endif

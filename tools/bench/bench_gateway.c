@@ -32,39 +32,72 @@ typedef struct {
 static const char *secret;
 static int runs; /* bodies differ between runs: the same signed bytes twice in one second are a replay */
 
-static void *load_thread(void *arg)
+int http_connect(int port)
 {
-    load_arg *a = arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)a->port) };
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        return NULL;
-    char body[512], req[2048], resp[4096];
-    for (long i = 0; i < a->requests; i++) {
-        int bl = snprintf(body, sizeof body,
-                          "{\"community_id\":\"cm-csy\",\"reporter_id\":\"wx-b%ld-%d-%d\",\"category\":\"sanitation\","
-                          "\"description\":\"垃圾未清运\",\"building\":\"%ld\"}",
-                          i, a->thread, a->run, i % 12);
-        char ts[24], sig[65] = "x";
-        snprintf(ts, sizeof ts, "%lld", (long long)(sq_now_us() / SQ_US_PER_S));
-        if (a->sign) {
-            char msg[1024];
-            int ml = snprintf(msg, sizeof msg, "%s\nPOST\n/v1/reports\n%s", ts, body);
-            unsigned char mac[32];
-            unsigned int maclen;
-            HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg, (size_t)ml, mac, &maclen);
-            sq_hex(mac, 32, sig);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int signed_post(int fd, const char *key, const char *path, const char *body, char *resp, size_t cap)
+{
+    char ts[24], sig[65] = "x", req[2048];
+    snprintf(ts, sizeof ts, "%lld", (long long)(sq_now_us() / SQ_US_PER_S));
+    if (key) {
+        char msg[1024];
+        int ml = snprintf(msg, sizeof msg, "%s\nPOST\n%s\n%s", ts, path, body);
+        unsigned char mac[32];
+        unsigned int maclen;
+        HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)msg, (size_t)ml, mac, &maclen);
+        sq_hex(mac, 32, sig);
+    }
+    char idem[SQ_UUID_LEN];
+    sq_uuid4(idem);
+    int rl = snprintf(req, sizeof req,
+                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      "X-Shequ-Client: dev-miniprogram\r\nX-Shequ-Timestamp: %s\r\nX-Shequ-Signature: %s\r\n"
+                      "Idempotency-Key: %s\r\nContent-Length: %zu\r\n\r\n%s",
+                      path, ts, sig, idem, strlen(body), body);
+    if (write(fd, req, (size_t)rl) != rl)
+        return -1;
+    size_t got = 0;
+    long need = -1;
+    for (;;) {
+        ssize_t r = read(fd, resp + got, cap - 1 - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+        resp[got] = '\0';
+        char *hdr_end = strstr(resp, "\r\n\r\n");
+        if (hdr_end && need < 0) {
+            char *cl = strcasestr(resp, "Content-Length:");
+            need = (long)(hdr_end + 4 - resp) + (cl ? atol(cl + 15) : 0);
         }
-        char idem[SQ_UUID_LEN];
-        sq_uuid4(idem);
-        int rl = snprintf(req, sizeof req,
-                          "POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          "X-Shequ-Client: dev-miniprogram\r\nX-Shequ-Timestamp: %s\r\nX-Shequ-Signature: %s\r\n"
-                          "Idempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
-                          ts, sig, idem, bl, body);
+        if (need >= 0 && (long)got >= need)
+            break;
+    }
+    return atoi(resp + 9);
+}
+
+static void *load_thread(void *arg)
+{
+    load_arg *a = arg;
+    int fd = http_connect(a->port);
+    if (fd < 0)
+        return NULL;
+    char body[512], resp[4096];
+    for (long i = 0; i < a->requests; i++) {
+        snprintf(body, sizeof body,
+                 "{\"community_id\":\"cm-csy\",\"reporter_id\":\"wx-b%ld-%d-%d\",\"category\":\"sanitation\","
+                 "\"description\":\"垃圾未清运\",\"building\":\"%ld\"}",
+                 i, a->thread, a->run, i % 12);
         int64_t t0 = sq_mono_us();
         if (a->every_us) { /* latency counts from when the request was due, so falling behind shows */
             int64_t due = a->start_us + i * a->every_us;
@@ -72,29 +105,13 @@ static void *load_thread(void *arg)
                 sq_sleep_ms((due - t0 + 999) / 1000);
             t0 = due;
         }
-        if (write(fd, req, (size_t)rl) != rl)
+        int status = signed_post(fd, a->sign ? secret : NULL, "/v1/reports", body, resp, sizeof resp);
+        if (status < 0)
             break;
-        size_t got = 0;
-        long need = -1;
-        for (;;) {
-            ssize_t r = read(fd, resp + got, sizeof resp - 1 - got);
-            if (r <= 0)
-                goto out;
-            got += (size_t)r;
-            resp[got] = '\0';
-            char *hdr_end = strstr(resp, "\r\n\r\n");
-            if (hdr_end && need < 0) {
-                char *cl = strcasestr(resp, "Content-Length:");
-                need = (long)(hdr_end + 4 - resp) + (cl ? atol(cl + 15) : 0);
-            }
-            if (need >= 0 && (long)got >= need)
-                break;
-        }
         a->lat_ms[i] = (double)(sq_mono_us() - t0) / 1e3;
-        if (strncmp(resp, "HTTP/1.1 202", 12) == 0)
+        if (status == 202)
             a->ok++;
     }
-out:
     close(fd);
     return NULL;
 }

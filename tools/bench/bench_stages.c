@@ -258,3 +258,106 @@ void bench_recorder(long n)
              n / 4, n);
     result("recorder", secs > 0 ? (double)got / secs : 0, copy_s > 0 ? (double)n / copy_s : 0, 0, 0, notes);
 }
+
+/* --------------------------------------------------- triage, steady state */
+
+/* A closed snapshot of the ticket a report became, last touched two days ago: past every window. */
+static size_t closed_snapshot(uint8_t *buf, const char *ticket, const char *community)
+{
+    char id[SQ_UUID_LEN];
+    sq_uuid4(id);
+    int64_t old = sq_now_us() - 2 * 86400 * SQ_US_PER_S;
+    Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+    h.event_id = id;
+    h.occurred_at_us = h.produced_at_us = old;
+    h.community_id = (char *)community;
+    Shequ__V1__TicketState st = SHEQU__V1__TICKET_STATE__INIT;
+    st.ticket_id = (char *)ticket;
+    st.community_id = (char *)community;
+    st.source = "report";
+    st.category = "sanitation";
+    st.tier = "general";
+    st.status = SHEQU__V1__TICKET_STATUS__TICKET_STATUS_CLOSED;
+    st.created_at_us = old;
+    st.updated_at_us = old;
+    Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
+    Shequ__V1__Closed c = SHEQU__V1__CLOSED__INIT;
+    c.reason = "bench";
+    e.header = &h;
+    e.ticket_id = (char *)ticket;
+    e.body_case = SHEQU__V1__TICKET_EVENT__BODY_CLOSED;
+    e.closed = &c;
+    e.state = &st;
+    return shequ__v1__ticket_event__pack(&e, buf);
+}
+
+/*
+ * N reports at 5,000/s into a triage whose tickets are closed a few seconds after they open (as a
+ * district's are, over days): with the windows it keeps short (dedupe.window_s 60), its memory must stay
+ * flat. RSS is sampled every 10 s.
+ */
+void bench_triage_steady(long n)
+{
+    enum { PER_S = 5000, LAG = 5 * PER_S };
+    char rules[300], pg[300], dedupe[64];
+    snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    snprintf(dedupe, sizeof dedupe, "SHEQU_DEDUPE_WINDOW_S=60");
+    char *extra[] = { rules, pg, dedupe, NULL };
+    pid_t pid = spawn_service("triage", extra);
+    sq_sleep_ms(2000);
+    sq_producer *p = producer();
+    char reports[128], tickets[128];
+    snprintf(reports, sizeof reports, "%sreports.resident.v1", prefix);
+    snprintf(tickets, sizeof tickets, "%stickets.v1", prefix);
+    long samples[256], ns = 0;
+    int64_t t0 = sq_mono_us(), next_sample = t0;
+    uint8_t buf[1024];
+    for (long i = 0; i < n + LAG; i++) {
+        if (i < n) {
+            char id[SQ_UUID_LEN], rid[96], b[24];
+            sq_uuid4(id);
+            snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i);
+            snprintf(b, sizeof b, "B%ld", i);
+            Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+            h.event_id = id;
+            h.community_id = "cm-steady";
+            Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
+            r.header = &h;
+            r.report_id = rid;
+            r.reporter_id = "wx-bench";
+            r.category = "sanitation";
+            r.description = "单元门口垃圾两天没有清运了";
+            r.building = b;
+            size_t len = shequ__v1__resident_report__pack(&r, buf);
+            sq_producer_send(p, reports, rid, strlen(rid), buf, len, NULL, NULL, NULL);
+        }
+        if (i >= LAG) { /* the ticket of the report sent five seconds ago closes */
+            char rid[96], ticket[SQ_UUID_LEN];
+            snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i - LAG);
+            sq_uuid5(ticket, "ticket", rid, strlen(rid));
+            size_t len = closed_snapshot(buf, ticket, "cm-steady");
+            sq_producer_send(p, tickets, ticket, strlen(ticket), buf, len, NULL, NULL, NULL);
+        }
+        int64_t due = t0 + i * SQ_US_PER_S / PER_S, now = sq_mono_us();
+        if (due > now + 1000)
+            sq_sleep_ms((due - now) / 1000);
+        if (now >= next_sample && ns < 256) {
+            samples[ns++] = rss_kb(pid);
+            next_sample += 10 * SQ_US_PER_S;
+        }
+    }
+    sq_producer_wait(p, 60000);
+    sq_sleep_ms(65000); /* one more pass of the minute's forgetting */
+    samples[ns++] = rss_kb(pid);
+    ts_stop(pid, false);
+    sq_producer_free(p);
+    long max = 0;
+    for (long i = 1; i < ns; i++)
+        max = samples[i] > max ? samples[i] : max;
+    char notes[300];
+    snprintf(notes, sizeof notes, "%ld reports at %d/s, each ticket closed 5 s later: RSS %ld MB after 10 s, %ld MB at %ld s, "
+             "largest %ld MB, %ld MB at the end (%ld samples)", n, PER_S, ns > 1 ? samples[1] / 1024 : 0,
+             ns > 2 ? samples[ns / 2] / 1024 : 0, (ns / 2) * 10, max / 1024, samples[ns - 1] / 1024, ns);
+    result("triage-mem", (double)n / ((double)(sq_mono_us() - t0) / 1e6), 0, 0, 0, notes);
+}

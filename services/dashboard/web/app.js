@@ -90,6 +90,20 @@ const I18N = {
   'col.count': { zh: '次数', en: 'Count' },
   'col.escalations': { zh: '升级次数', en: 'Escalations' },
   'col.reporter_count': { zh: '报告人数', en: 'Reporters' },
+  // the ticket page: deadlines and times (the KPI tables use some of the same names for counts)
+  'tk.company_id': { zh: '物业公司', en: 'Property company' },
+  'tk.occurrence_count': { zh: '告警次数', en: 'Alarm occurrences' },
+  'tk.repeat': { zh: '重复问题', en: 'Repeat problem' },
+  'tk.respond_due': { zh: '响应时限', en: 'Respond by' },
+  'tk.responded_at': { zh: '响应时间', en: 'Responded at' },
+  'tk.report_due': { zh: '报告时限', en: 'Report by' },
+  'tk.reported_at': { zh: '报告时间', en: 'Reported at' },
+  'tk.plan_due': { zh: '方案时限', en: 'Plan by' },
+  'tk.planned_at': { zh: '方案时间', en: 'Planned at' },
+  'tk.resolve_due': { zh: '办结时限', en: 'Resolve by' },
+  'tk.resolved_at': { zh: '办结时间', en: 'Resolved at' },
+  'tk.paused_seconds': { zh: '暂停时长（秒）', en: 'Paused (s)' },
+  'tk.closed_at': { zh: '关闭时间', en: 'Closed at' },
   'col.reopen_count': { zh: '重开次数', en: 'Reopened' },
   'col.rating': { zh: '评价', en: 'Rating' },
   'col.summary': { zh: '摘要', en: 'Summary' },
@@ -528,9 +542,12 @@ function renderTicket() {
   const tk = d.ticket || {};
   box.textContent = '';
   const dl = el('dl', { class: 'fields' });
+  // an id is shown only when its name is missing
+  const named = { community_id: 'community', assignee_id: 'assignee' };
   for (const [k, v] of Object.entries(tk)) {
     if (v != null && typeof v === 'object' && !Array.isArray(v) && !('name' in v)) continue;
-    dl.append(el('dt', {}, t(`col.${k}`, k)), el('dd', {}, Array.isArray(v) ? v.join(', ') : cell(k, v)));
+    if (named[k] && tk[named[k]]) continue;
+    dl.append(el('dt', {}, t(`tk.${k}`, t(`col.${k}`, k))), el('dd', {}, Array.isArray(v) ? v.join(', ') : cell(k, v)));
   }
   const clocks = el('div', { id: 'clocks' });
   table(clocks, ['clock', 'due', 'done_at', 'state'], d.clocks || [], null);

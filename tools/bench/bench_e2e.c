@@ -1,0 +1,331 @@
+/*
+ * bench_e2e.c — the whole path:
+ *
+ *   shequ-bench e2e N          throughput: N reports already on reports.resident.v1 (a backlog), then a
+ *                              triage and a recorder of their own drain it into PostgreSQL; reports/s
+ *                              until N ticket rows exist, with each service's CPU and RSS.
+ *   shequ-bench latency R S    latency on the running stack (tools/dev up): signed reports to the gateway
+ *                              at R per second for S seconds; for each, from the gateway's 202 to the
+ *                              staff member's MQTT notification (observer account) and to the ticket row
+ *                              (tickets.recorded_at); p50/p99/max, and every service's CPU seconds per
+ *                              1,000 reports and RSS over the run.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "map.h"
+#include "mqtt.h"
+#include "shequ/v1/report.pb-c.h"
+
+/* utime + stime of a process, in seconds. */
+static double cpu_s(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long ut = 0, st = 0;
+    if (f) {
+        int n = fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+        fclose(f);
+        if (n != 2)
+            ut = st = 0;
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long pg_scalar(const char *sql, const char *arg)
+{
+    return pg_count(sql, arg);
+}
+
+/* A street, a company, a community and five staff who take sanitation, so triage assigns and notifies. */
+static void directory(const char *cm)
+{
+    const char *p[] = { cm };
+    owner_sql("INSERT INTO shequ.streets (street_id, name) VALUES ($1 || '-st', 'bench') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.companies (company_id, name) VALUES ($1 || '-co', 'bench') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id)"
+              " VALUES ($1, 'bench', $1 || '-st', $1 || '-co') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills, on_duty)"
+              " SELECT $1 || '-w' || i, 'bench', 'staff', $1 || '-co', $1, '{sanitation}', true"
+              " FROM generate_series(1, 5) i ON CONFLICT DO NOTHING", 1, p);
+}
+
+static void forget(const char *cm)
+{
+    const char *p[] = { cm };
+    owner_sql("DELETE FROM shequ.ticket_events WHERE ticket_id IN (SELECT ticket_id FROM shequ.tickets WHERE community_id = $1)", 1, p);
+    owner_sql("DELETE FROM shequ.tickets WHERE community_id = $1", 1, p);
+    owner_sql("DELETE FROM shequ.reports WHERE community_id = $1", 1, p);
+}
+
+/* ------------------------------------------------------------ throughput */
+
+void bench_e2e(long n)
+{
+    char cm[64];
+    snprintf(cm, sizeof cm, "e2e-%.8s", prefix + 6);
+    directory(cm);
+    sq_producer *p = producer();
+    char topic[128];
+    snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
+    uint8_t buf[512];
+    for (long i = 0; i < n; i++) {
+        char id[SQ_UUID_LEN], rid[96], b[24], who[48];
+        sq_uuid4(id);
+        snprintf(rid, sizeof rid, "%s%ld", cm, i);
+        snprintf(b, sizeof b, "B%ld", i); /* every report its own place: one ticket each */
+        snprintf(who, sizeof who, "wx-%ld", i % 5000);
+        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+        h.event_id = id;
+        h.community_id = cm;
+        h.occurred_at_us = h.produced_at_us = sq_now_us();
+        Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
+        r.header = &h;
+        r.report_id = rid;
+        r.reporter_id = who;
+        r.category = "sanitation";
+        r.description = "单元门口垃圾两天没有清运了";
+        r.building = b;
+        size_t len = shequ__v1__resident_report__pack(&r, buf);
+        while (sq_producer_send(p, topic, rid, strlen(rid), buf, len, NULL, NULL, NULL) == SQ_RETRY)
+            sq_producer_wait(p, 100);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    char rules[300], pg[300];
+    snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { rules, pg, NULL };
+    int64_t t0 = sq_mono_us();
+    pid_t triage = spawn_service("triage", extra), recorder = spawn_service("recorder", extra);
+    long tickets = 0, reports = 0;
+    while (sq_mono_us() - t0 < 600 * SQ_US_PER_S && (tickets < n || reports < n)) {
+        sq_sleep_ms(200);
+        tickets = pg_scalar("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
+        reports = pg_scalar("SELECT count(*) FROM shequ.reports WHERE community_id = $1", cm);
+    }
+    double secs = (double)(sq_mono_us() - t0) / 1e6;
+    double ct = cpu_s(triage), cr = cpu_s(recorder);
+    long rt = rss_kb(triage), rr = rss_kb(recorder);
+    ts_stop(triage, false);
+    ts_stop(recorder, false);
+    char notes[400];
+    snprintf(notes, sizeof notes,
+             "%ld reports from the input topic to %ld ticket rows and %ld report rows, start-up included; "
+             "CPU s per 1000 reports: triage %.2f recorder %.2f; RSS triage %ld MB recorder %ld MB",
+             n, tickets, reports, ct * 1000 / (double)n, cr * 1000 / (double)n, rt / 1024, rr / 1024);
+    result("e2e", secs > 0 ? (double)n / secs : 0, 0, 0, 0, notes);
+    forget(cm);
+}
+
+/* --------------------------------------------------------------- latency */
+
+typedef struct {
+    pthread_mutex_t lock;
+    sq_map *accepted, *notified; /* ticket_id → wall-clock microseconds */
+    const char *cm, *secret;
+    int port;
+    long per_thread, threads;
+    int64_t start_us, every_us;
+    long ok, failed;
+} run_state;
+
+static int on_notification(void *ctx, const char *topic, const void *payload, size_t len)
+{
+    run_state *s = ctx;
+    int64_t now = sq_now_us();
+    char text[2048];
+    snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text - 1 ? len : sizeof text - 1), (const char *)payload);
+    char *t = strstr(text, "\"ticket_id\":\"");
+    if (t) {
+        t += 13;
+        char *end = strchr(t, '"');
+        if (end) {
+            *end = '\0';
+            pthread_mutex_lock(&s->lock);
+            if (!sq_map_get(s->notified, t))
+                sq_map_put(s->notified, t, (void *)(intptr_t)now);
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    run_state *s;
+    int thread;
+} sender_arg;
+
+/* Sends signed reports at its share of the rate over one keep-alive connection; records each 202. */
+static void *sender(void *arg)
+{
+    sender_arg *a = arg;
+    run_state *s = a->s;
+    int fd = http_connect(s->port);
+    for (long i = 0; fd >= 0 && i < s->per_thread; i++) {
+        int64_t wait = s->start_us + (i * s->threads + a->thread) * s->every_us - sq_mono_us();
+        if (wait > 0)
+            sq_sleep_ms(wait / 1000);
+        char body[512], resp[4096];
+        snprintf(body, sizeof body,
+                 "{\"community_id\":\"%s\",\"reporter_id\":\"wx-%d-%ld\",\"category\":\"sanitation\","
+                 "\"description\":\"楼道垃圾没有清运\",\"building\":\"T%d-%ld\"}",
+                 s->cm, a->thread, i, a->thread, i);
+        int status = signed_post(fd, s->secret, "/v1/reports", body, resp, sizeof resp);
+        int64_t accepted = sq_now_us();
+        char *rid = status == 202 ? strstr(resp, "\"report_id\":\"") : NULL;
+        char *end = rid ? strchr(rid + 13, '"') : NULL;
+        if (!end) {
+            __atomic_add_fetch(&s->failed, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        *end = '\0';
+        char ticket[SQ_UUID_LEN];
+        sq_uuid5(ticket, "ticket", rid + 13, strlen(rid + 13));
+        pthread_mutex_lock(&s->lock);
+        sq_map_put(s->accepted, ticket, (void *)(intptr_t)accepted);
+        s->ok++;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* p50/p99/max in ms of a list of microsecond latencies (sorted in place). */
+static void percentiles(long *v, long n, double *p50, double *p99, double *max)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_long);
+    *p50 = n ? (double)v[n / 2] / 1e3 : 0;
+    *p99 = n ? (double)v[(n * 99) / 100] / 1e3 : 0;
+    *max = n ? (double)v[n - 1] / 1e3 : 0;
+}
+
+typedef struct {
+    run_state *s;
+    long *lat;
+    long n;
+} collect_arg;
+
+static int collect_notified(void *ctx, const char *ticket, void *value)
+{
+    collect_arg *c = ctx;
+    void *sent = sq_map_get(c->s->accepted, ticket);
+    if (sent)
+        c->lat[c->n++] = (long)((intptr_t)value - (intptr_t)sent);
+    return 0;
+}
+
+static const char *services[] = { "gateway", "triage", "workflow", "sla", "recorder", "notifier", "alarm-bridge", "dashboard" };
+
+static pid_t stack_pid(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/svc-%s.pid", ts_env("SHEQU_STATE"), name);
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+void bench_latency(long per_s, long seconds)
+{
+    run_state s = { .per_thread = per_s * seconds / 16, .threads = 16, .secret = ts_env("SHEQU_CLIENT_SECRET") };
+    pthread_mutex_init(&s.lock, NULL);
+    s.accepted = sq_map_new(1 << 16);
+    s.notified = sq_map_new(1 << 16);
+    char cm[64], url[256];
+    snprintf(cm, sizeof cm, "lat-%.8s", prefix + 6);
+    snprintf(url, sizeof url, "%s", ts_env("GATEWAY_URL"));
+    s.cm = cm;
+    s.port = atoi(strrchr(url, ':') + 1);
+    directory(cm);
+    fprintf(stderr, "bench latency: directory written; waiting 12 s for triage to pick it up\n");
+    sq_sleep_ms(12000);
+    sq_mqtt_options o = { .host = "127.0.0.1", .port = atoi(ts_env("MQTT_PORT")), .client_id = prefix,
+                          .user = ts_env("MQTT_OBSERVER_USER"), .password = ts_env("MQTT_OBSERVER_PASSWORD"),
+                          .clean_session = true };
+    char err[256];
+    sq_mqtt *m = sq_mqtt_new(&o, err, sizeof err);
+    sq_mqtt_on_message(m, on_notification, &s);
+    if (!m || sq_mqtt_connect(m, 5000, err, sizeof err) != SQ_OK ||
+        sq_mqtt_subscribe(m, "staff/+/tasks", 1, 5000, err, sizeof err) != SQ_OK) {
+        fprintf(stderr, "bench latency: MQTT: %s\n", err);
+        return;
+    }
+    double cpu0[8];
+    for (int i = 0; i < 8; i++)
+        cpu0[i] = stack_pid(services[i]) ? cpu_s(stack_pid(services[i])) : 0;
+    s.every_us = SQ_US_PER_S / per_s;
+    s.start_us = sq_mono_us() + 100000;
+    pthread_t th[16];
+    sender_arg args[16];
+    for (int i = 0; i < 16; i++) {
+        args[i] = (sender_arg){ &s, i };
+        pthread_create(&th[i], NULL, sender, &args[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    double sent_s = (double)(sq_mono_us() - s.start_us) / 1e6;
+    sq_sleep_ms(5000); /* the last notifications and rows */
+    double cpu[8];
+    long rss[8];
+    for (int i = 0; i < 8; i++) {
+        pid_t pid = stack_pid(services[i]);
+        cpu[i] = pid ? cpu_s(pid) - cpu0[i] : 0;
+        rss[i] = pid ? rss_kb(pid) : 0;
+    }
+    sq_mqtt_free(m);
+    /* gateway 202 → staff notification */
+    collect_arg c = { &s, calloc((size_t)s.ok + 1, sizeof(long)), 0 };
+    pthread_mutex_lock(&s.lock);
+    sq_map_each(s.notified, collect_notified, &c);
+    pthread_mutex_unlock(&s.lock);
+    double n50, n99, nmax;
+    long notified = c.n;
+    percentiles(c.lat, c.n, &n50, &n99, &nmax);
+    /* gateway 202 → ticket row */
+    sq_pg *pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 60000, "bench");
+    PGresult *r = NULL;
+    const char *p[] = { cm };
+    long *rows = calloc((size_t)s.ok + 1, sizeof(long)), nrows = 0;
+    if (sq_pg_exec(pg, "SELECT ticket_id, (extract(epoch FROM recorded_at) * 1000000)::bigint FROM shequ.tickets"
+                       " WHERE community_id = $1", 1, p, &r, err, sizeof err) == SQ_OK) {
+        for (int i = 0; i < PQntuples(r); i++) {
+            void *sent = sq_map_get(s.accepted, PQgetvalue(r, i, 0));
+            if (sent && nrows < s.ok)
+                rows[nrows++] = atol(PQgetvalue(r, i, 1)) - (long)(intptr_t)sent;
+        }
+        PQclear(r);
+    }
+    sq_pg_free(pg);
+    double r50, r99, rmax;
+    percentiles(rows, nrows, &r50, &r99, &rmax);
+    char notes[600];
+    int off = snprintf(notes, sizeof notes,
+                       "%ld reports at %ld/s for %.0f s (%ld accepted, %ld failed); notification p50 %.1f p99 %.1f max %.1f ms"
+                       " (%ld notified); ticket row p50 %.1f p99 %.1f max %.1f ms (%ld rows). CPU s per 1000 reports / RSS MB:",
+                       s.ok + s.failed, per_s, sent_s, s.ok, s.failed, n50, n99, nmax, notified, r50, r99, rmax, nrows);
+    for (int i = 0; i < 8 && off < (int)sizeof notes; i++)
+        off += snprintf(notes + off, sizeof notes - (size_t)off, " %s %.2f/%ld", services[i],
+                        s.ok ? cpu[i] * 1000 / (double)s.ok : 0, rss[i] / 1024);
+    result("latency", (double)s.ok / sent_s, 0, n50, n99, notes);
+    free(c.lat);
+    free(rows);
+    forget(cm);
+}
