@@ -21,21 +21,6 @@
 #include "mqtt.h"
 #include "shequ/v1/report.pb-c.h"
 
-/* utime + stime of a process, in seconds. */
-static double cpu_s(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long ut = 0, st = 0;
-    if (f) {
-        int n = fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
-        fclose(f);
-        if (n != 2)
-            ut = st = 0;
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 static long pg_scalar(const char *sql, const char *arg)
 {
@@ -110,7 +95,7 @@ void bench_e2e(long n)
         reports = pg_scalar("SELECT count(*) FROM shequ.reports WHERE community_id = $1", cm);
     }
     double secs = (double)(sq_mono_us() - t0) / 1e6;
-    double ct = cpu_s(triage), cr = cpu_s(recorder);
+    double ct = proc_cpu_s(triage), cr = proc_cpu_s(recorder);
     long rt = rss_kb(triage), rr = rss_kb(recorder);
     ts_stop(triage, false);
     ts_stop(recorder, false);
@@ -227,21 +212,15 @@ static int collect_notified(void *ctx, const char *ticket, void *value)
     return 0;
 }
 
+/* "svc-<name>.pid" */
+static const char *pidfile(const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "svc-%s.pid", name);
+    return out;
+}
+
 static const char *services[] = { "gateway", "triage", "workflow", "sla", "recorder", "notifier", "alarm-bridge", "dashboard" };
 
-static pid_t stack_pid(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/svc-%s.pid", ts_env("SHEQU_STATE"), name);
-    FILE *f = fopen(path, "r");
-    int pid = 0;
-    if (f) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
-}
 
 void bench_latency(long per_s, long seconds)
 {
@@ -269,8 +248,11 @@ void bench_latency(long per_s, long seconds)
         return;
     }
     double cpu0[8];
-    for (int i = 0; i < 8; i++)
-        cpu0[i] = stack_pid(services[i]) ? cpu_s(stack_pid(services[i])) : 0;
+    char file[64];
+    for (int i = 0; i < 8; i++) {
+        pid_t pid = state_pid(pidfile(services[i], file, sizeof file));
+        cpu0[i] = pid ? proc_cpu_s(pid) : 0;
+    }
     s.every_us = SQ_US_PER_S / per_s;
     s.start_us = sq_mono_us() + 100000;
     pthread_t th[16];
@@ -286,8 +268,8 @@ void bench_latency(long per_s, long seconds)
     double cpu[8];
     long rss[8];
     for (int i = 0; i < 8; i++) {
-        pid_t pid = stack_pid(services[i]);
-        cpu[i] = pid ? cpu_s(pid) - cpu0[i] : 0;
+        pid_t pid = state_pid(pidfile(services[i], file, sizeof file));
+        cpu[i] = pid ? proc_cpu_s(pid) - cpu0[i] : 0;
         rss[i] = pid ? rss_kb(pid) : 0;
     }
     sq_mqtt_free(m);

@@ -1,0 +1,228 @@
+/*
+ * triage_model.c — triage's memory: the indexes over tickets, rebuilt by replaying tickets.v1
+ * (triage_apply_log), the input ids already answered, and what the minute's tick forgets.
+ */
+#include "triage_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void place_key(char *out, size_t n, const char *community, const char *building, const char *category)
+{
+    snprintf(out, n, "%s|%s|%s", community, building, category);
+}
+
+void load_add(triage *tr, const char *staff, int delta)
+{
+    if (!staff || !*staff)
+        return;
+    intptr_t v = (intptr_t)sq_map_get(tr->load, staff) + delta;
+    sq_map_put(tr->load, staff, (void *)(v > 0 ? v : 0));
+}
+
+int load_of(triage *tr, const char *staff) { return (int)(intptr_t)sq_map_get(tr->load, staff); }
+
+/* Replaces an entry's ticket, keeping the indexes and the staff load right. */
+void entry_set(triage *tr, entry *e, const sq_ticket *nt)
+{
+    bool was_open = sq_status_open(e->t.status);
+    if (was_open)
+        load_add(tr, e->t.assignee_id, -1);
+    int rc = e->t.reporter_count, oc = e->t.occurrence_count, lvl = e->t.escalation_level;
+    e->t = *nt;
+    sq_ticket_merge_counters(&e->t, rc, oc, lvl);
+    bool open = sq_status_open(e->t.status);
+    if (open)
+        load_add(tr, e->t.assignee_id, 1);
+    char key[256];
+    if (e->t.building[0] || e->t.category[0]) {
+        place_key(key, sizeof key, e->t.community_id, e->t.building, e->t.category);
+        entry *cur = sq_map_get(tr->by_place, key);
+        if (open && e->t.status != SQ_ST_MERGED && (!cur || cur->t.created_us <= e->t.created_us))
+            sq_map_put(tr->by_place, key, e);
+        else if (!open && cur == e)
+            sq_map_del(tr->by_place, key);
+    }
+    if (e->t.device_id[0]) {
+        snprintf(key, sizeof key, "%s|%s", e->t.device_id, e->t.alarm_type);
+        if (e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED) {
+            if (sq_map_get(tr->by_device, key) == e)
+                sq_map_del(tr->by_device, key);
+        } else {
+            sq_map_put(tr->by_device, key, e);
+        }
+    }
+}
+
+entry *entry_get(triage *tr, const char *ticket_id, bool create)
+{
+    entry *e = sq_map_get(tr->tickets, ticket_id);
+    if (!e && create) {
+        e = calloc(1, sizeof *e);
+        e->offset = -1;
+        sq_map_put(tr->tickets, ticket_id, e);
+    }
+    return e;
+}
+
+void repeat_note(triage *tr, const sq_ticket *t)
+{
+    if (!t->building[0])
+        return;
+    char key[256];
+    place_key(key, sizeof key, t->community_id, t->building, t->category);
+    repeat_list *l = sq_map_get(tr->repeats, key);
+    if (!l) {
+        l = calloc(1, sizeof *l);
+        sq_map_put(tr->repeats, key, l);
+    }
+    for (int i = 0; i < l->n; i++)
+        if (l->times[i] == t->created_us)
+            return;
+    if (l->n == MAX_REPEATS) {
+        memmove(l->times, l->times + 1, (MAX_REPEATS - 1) * sizeof l->times[0]);
+        l->n--;
+    }
+    l->times[l->n++] = t->created_us;
+}
+
+triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics)
+{
+    triage *tr = calloc(1, sizeof *tr);
+    tr->rules = rules;
+    tr->dir = dir;
+    tr->em = em;
+    tr->topics = *topics;
+    tr->tickets = sq_map_new(1024);
+    tr->by_place = sq_map_new(1024);
+    tr->by_device = sq_map_new(1024);
+    tr->repeats = sq_map_new(1024);
+    tr->load = sq_map_new(256);
+    tr->seen = sq_map_new(4096);
+    tr->seen_window_us = 3600 * SQ_US_PER_S;
+    tr->m_created = sq_metric_counter("shequ_tickets_created_total", NULL, "tickets created");
+    tr->m_merged = sq_metric_counter("shequ_tickets_merged_total", NULL, "reports and alarms merged into an open ticket");
+    tr->m_occurrence = sq_metric_counter("shequ_alarm_occurrences_total", NULL, "repeat alarms added to an open ticket");
+    return tr;
+}
+
+static int free_value(void *ctx, const char *k, void *v)
+{
+    free(v);
+    return 1;
+}
+
+static int drop(void *ctx, const char *k, void *v) { return 1; }
+
+void triage_free(triage *tr)
+{
+    if (!tr)
+        return;
+    sq_map_each(tr->by_place, drop, NULL);
+    sq_map_each(tr->by_device, drop, NULL);
+    sq_map_each(tr->tickets, free_value, NULL);
+    sq_map_each(tr->repeats, free_value, NULL);
+    sq_map_free(tr->tickets);
+    sq_map_free(tr->by_place);
+    sq_map_free(tr->by_device);
+    sq_map_free(tr->repeats);
+    sq_map_free(tr->load);
+    sq_map_free(tr->seen);
+    free(tr);
+}
+
+void triage_set_rules(triage *tr, const sq_rules *rules) { tr->rules = rules; }
+
+void triage_watch_rules(triage *tr, const char *path, sq_rules **owned)
+{
+    tr->rules_path = path;
+    tr->rules_owned = owned;
+}
+size_t triage_ticket_count(const triage *tr) { return sq_map_len(tr->tickets); }
+
+/*
+ * Input ids answered, kept for seen_window after the newest answer: only the inputs processed but not
+ * yet committed when a triage stopped come again, and they come first after its restart. The window
+ * runs from the newest answer, not from now, so a triage that was down for hours still knows the
+ * inputs of its last moments.
+ */
+void seen_note(triage *tr, const char *cause, int64_t at_us)
+{
+    sq_map_put(tr->seen, cause, (void *)(intptr_t)at_us);
+    if (at_us > tr->seen_newest_us)
+        tr->seen_newest_us = at_us;
+}
+
+static int seen_expired(void *ctx, const char *key, void *value)
+{
+    const triage *tr = ctx;
+    return (intptr_t)value < tr->seen_newest_us - tr->seen_window_us;
+}
+
+void triage_set_dedupe_window(triage *tr, int64_t window_us) { tr->seen_window_us = window_us; }
+size_t triage_seen_count(const triage *tr) { return sq_map_len(tr->seen); }
+
+void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
+{
+    triage *tr = arg;
+    if (ev->cause_event_id && *ev->cause_event_id)
+        seen_note(tr, ev->cause_event_id, ev->header && ev->header->produced_at_us ? ev->header->produced_at_us : 1);
+    if (!ev->ticket_id || !*ev->ticket_id)
+        return;
+    entry *e = entry_get(tr, ev->ticket_id, ev->state != NULL);
+    if (!e || (offset >= 0 && offset <= e->offset))
+        return;
+    if (offset >= 0)
+        e->offset = offset;
+    if (ev->state) {
+        sq_ticket nt;
+        sq_ticket_from_state(&nt, ev->state);
+        entry_set(tr, e, &nt);
+        if (ev->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED)
+            repeat_note(tr, &e->t);
+        return;
+    }
+    sq_ticket_apply_counters(&e->t, ev);
+}
+
+/* Forgets closed tickets (and their seen input ids stay: they are small) after the reopen window. */
+static int gc_ticket(void *ctx, const char *key, void *value)
+{
+    triage *tr = ctx;
+    entry *e = value;
+    int64_t now = sq_now_us(), keep = sq_rules_settings(tr->rules)->alarm_reopen_window_us;
+    bool done = e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED;
+    if (!done || now - e->t.updated_us < keep)
+        return 0;
+    char k[256];
+    snprintf(k, sizeof k, "%s|%s", e->t.device_id, e->t.alarm_type);
+    if (e->t.device_id[0] && sq_map_get(tr->by_device, k) == e)
+        sq_map_del(tr->by_device, k);
+    free(e);
+    return 1;
+}
+
+void triage_tick(void *arg)
+{
+    triage *tr = arg;
+    if (tr->rules_path && sq_service_reload_requested()) {
+        char err[512];
+        sq_rules *fresh = sq_rules_load(tr->rules_path, err, sizeof err);
+        if (!fresh) {
+            log_error("rules.reload_refused", "error=\"%s\" (keeping the rules in force)", err);
+        } else {
+            sq_rules_free(*tr->rules_owned);
+            *tr->rules_owned = fresh;
+            tr->rules = fresh;
+            log_info("rules.reloaded", "path=%s", tr->rules_path);
+        }
+    }
+    int64_t now = sq_mono_us();
+    if (now - tr->last_gc_us > 60 * SQ_US_PER_S) {
+        tr->last_gc_us = now;
+        sq_map_each(tr->tickets, gc_ticket, tr);
+        sq_map_each(tr->seen, seen_expired, tr);
+    }
+    sq_directory_refresh(tr->dir, 5000);
+}
