@@ -154,7 +154,8 @@ static void report(const char *report_id, const char *category, const char *buil
     put("reports.resident.v1", report_id, buf, shequ__v1__resident_report__pack(&r, buf));
 }
 
-static void raise_alarm(const char *alarm_id, const char *device, const char *type, const char *building)
+static void device_alarm(const char *alarm_id, const char *device, const char *type, const char *building,
+                         Shequ__V1__AlarmState state)
 {
     char id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
@@ -164,10 +165,15 @@ static void raise_alarm(const char *alarm_id, const char *device, const char *ty
     a.alarm_id = (char *)alarm_id;
     a.device_id = (char *)device;
     a.type = (char *)type;
-    a.state = SHEQU__V1__ALARM_STATE__ALARM_STATE_RAISED;
+    a.state = state;
     a.building = (char *)building;
     uint8_t buf[1024];
     put("alarms.device.v1", device, buf, shequ__v1__device_alarm__pack(&a, buf));
+}
+
+static void raise_alarm(const char *alarm_id, const char *device, const char *type, const char *building)
+{
+    device_alarm(alarm_id, device, type, building, SHEQU__V1__ALARM_STATE__ALARM_STATE_RAISED);
 }
 
 static void action(const char *ticket, const char *actor, Shequ__V1__Action act, int64_t deadline, int nphotos)
@@ -387,6 +393,37 @@ static void unsatisfied_resident_reopens(void **state)
     assert_string_equal(st->assignee_id, s1);
 }
 
+/* DESIGN.md §4: an alarm that returns within 24 h of the resolve reopens the ticket; one that clears after
+ * the resolve confirms the repair and closes it. */
+static void returning_alarm_reopens_and_clear_confirms(void **state)
+{
+    char first[64], again[64], dev[64], tk[SQ_UUID_LEN];
+    snprintf(first, sizeof first, "a-ret-%s", u);
+    snprintf(again, sizeof again, "a-ret2-%s", u);
+    snprintf(dev, sizeof dev, "leak-%s", u);
+    raise_alarm(first, dev, "water_leak", "11");
+    ticket_of(first, tk);
+    trail t = { 0 };
+    assert_true(await(&t, tk, "assigned", 1));
+    action(tk, s1, SHEQU__V1__ACTION__ACTION_ACCEPT, 0, 0);
+    action(tk, s1, SHEQU__V1__ACTION__ACTION_RESOLVE, 0, 1);
+    assert_true(await(&t, tk, "resolved", 1));
+    raise_alarm(again, dev, "water_leak", "11"); /* the leak is back: the repair did not hold */
+    assert_true(await(&t, tk, "reopened", 1));
+    Shequ__V1__TicketState *st = t.last_state->state;
+    assert_int_equal(st->status, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED);
+    assert_int_equal(st->reopen_count, 1);
+    assert_int_equal(count_type(&t, "created"), 1); /* the same ticket, not a second one */
+    action(tk, s1, SHEQU__V1__ACTION__ACTION_ACCEPT, 0, 0);
+    action(tk, s1, SHEQU__V1__ACTION__ACTION_RESOLVE, 0, 1);
+    assert_true(await(&t, tk, "resolved", 2));
+    device_alarm(again, dev, "water_leak", "11", SHEQU__V1__ALARM_STATE__ALARM_STATE_CLEARED);
+    assert_true(await(&t, tk, "closed", 1));
+    st = t.last_state->state;
+    assert_int_equal(st->status, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_CLOSED);
+    assert_true(st->closed_at_us > 0);
+}
+
 typedef struct {
     int decode, category, type;
 } dl_count;
@@ -489,6 +526,7 @@ int main(void)
         cmocka_unit_test(happy_path_to_rated),
         cmocka_unit_test(rejections_are_events),
         cmocka_unit_test(unsatisfied_resident_reopens),
+        cmocka_unit_test(returning_alarm_reopens_and_clear_confirms),
         cmocka_unit_test(bad_input_is_dead_lettered),
         cmocka_unit_test(kill9_triage_mid_stream_no_ticket_doubled),
     };
