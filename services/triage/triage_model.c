@@ -186,7 +186,7 @@ void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t parti
     sq_ticket_apply_counters(&e->t, ev);
 }
 
-/* Forgets closed tickets (and their seen input ids stay: they are small) after the reopen window. */
+/* Forgets a closed ticket once the reopen window has passed (triage_tick looks every 10 s). */
 static int gc_ticket(void *ctx, const char *key, void *value)
 {
     triage *tr = ctx;
@@ -200,6 +200,20 @@ static int gc_ticket(void *ctx, const char *key, void *value)
     if (e->t.device_id[0] && sq_map_get(tr->by_device, k) == e)
         sq_map_del(tr->by_device, k);
     free(e);
+    return 1;
+}
+
+/* Forgets a place's repeat history once its newest ticket is older than the repeat window. */
+static int repeat_expired(void *ctx, const char *key, void *value)
+{
+    const triage *tr = ctx;
+    repeat_list *l = value;
+    int64_t newest = 0, horizon = sq_now_us() - sq_rules_settings(tr->rules)->repeat_window_us;
+    for (int i = 0; i < l->n; i++)
+        newest = l->times[i] > newest ? l->times[i] : newest;
+    if (newest >= horizon)
+        return 0;
+    free(l);
     return 1;
 }
 
@@ -219,10 +233,11 @@ void triage_tick(void *arg)
         }
     }
     int64_t now = sq_mono_us();
-    if (now - tr->last_gc_us > 60 * SQ_US_PER_S) {
+    if (now - tr->last_gc_us > 10 * SQ_US_PER_S) {
         tr->last_gc_us = now;
         sq_map_each(tr->tickets, gc_ticket, tr);
         sq_map_each(tr->seen, seen_expired, tr);
+        sq_map_each(tr->repeats, repeat_expired, tr);
     }
     sq_directory_refresh(tr->dir, 5000);
 }
