@@ -12,11 +12,14 @@
 #include "shequ/v1/ticket.pb-c.h"
 
 /* ------------------------------------------------------------------ triage */
-static bool count_created(const rd_kafka_message_t *m, void *arg)
+/* Counts ticket events whose body is one of `kinds` (0-terminated), with their first and last timestamps. */
+static bool count_kinds(const rd_kafka_message_t *m, span *s, const int *kinds)
 {
-    span *s = arg;
     Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
-    if (e && e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED) {
+    bool match = false;
+    for (int i = 0; e && kinds[i]; i++)
+        match |= (int)e->body_case == kinds[i];
+    if (match) {
         int64_t ts = rd_kafka_message_timestamp(m, NULL);
         if (!s->first_ms || ts < s->first_ms)
             s->first_ms = ts;
@@ -27,6 +30,12 @@ static bool count_created(const rd_kafka_message_t *m, void *arg)
     if (e)
         shequ__v1__ticket_event__free_unpacked(e, NULL);
     return s->seen >= s->want;
+}
+
+static bool count_created(const rd_kafka_message_t *m, void *arg)
+{
+    static const int kinds[] = { SHEQU__V1__TICKET_EVENT__BODY_ASSIGNED, 0 };
+    return count_kinds(m, arg, kinds);
 }
 
 void bench_triage(long n)
@@ -89,19 +98,8 @@ void bench_triage(long n)
 
 static bool count_responded(const rd_kafka_message_t *m, void *arg)
 {
-    span *s = arg;
-    Shequ__V1__TicketEvent *e = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
-    if (e && (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_RESPONDED || e->body_case == SHEQU__V1__TICKET_EVENT__BODY_REJECTED)) {
-        int64_t ts = rd_kafka_message_timestamp(m, NULL);
-        if (!s->first_ms || ts < s->first_ms)
-            s->first_ms = ts;
-        if (ts > s->last_ms)
-            s->last_ms = ts;
-        s->seen++;
-    }
-    if (e)
-        shequ__v1__ticket_event__free_unpacked(e, NULL);
-    return s->seen >= s->want;
+    static const int kinds[] = { SHEQU__V1__TICKET_EVENT__BODY_RESPONDED, SHEQU__V1__TICKET_EVENT__BODY_REJECTED, 0 };
+    return count_kinds(m, arg, kinds);
 }
 
 void bench_workflow(long n)
