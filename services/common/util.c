@@ -99,7 +99,7 @@ void sq_uuid5(char out[SQ_UUID_LEN], const char *ns, const char *name, size_t na
 }
 
 /* Days from civil date, Howard Hinnant's algorithm; exact for the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t sq_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -109,7 +109,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+void sq_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -137,7 +137,7 @@ static char *fmt_instant(int64_t us, int64_t offset_us, bool frac, char *out, si
     int64_t rem = local - days * 86400LL * SQ_US_PER_S;
     int y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    sq_civil_from_days(days, &y, &m, &d);
     int64_t secs = rem / SQ_US_PER_S;
     int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60), ss = (int)(secs % 60);
     if (offset_us == 0 && frac)
@@ -225,7 +225,7 @@ int sq_parse_rfc3339(const char *s, int64_t *us_out)
     }
     if (*p != '\0')
         return SQ_INVALID;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600LL + mi * 60LL +
+    int64_t secs = sq_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400LL + h * 3600LL + mi * 60LL +
                    (se == 60 ? 59 : se);
     secs -= sign * (oh * 3600LL + om * 60LL);
     *us_out = secs * SQ_US_PER_S + frac;

@@ -27,6 +27,9 @@ char *sq_fmt_rfc3339(int64_t us, char *out, size_t outlen);
 char *sq_fmt_shanghai(int64_t us, char *out, size_t outlen);
 /* Parse RFC 3339 (Z or ±hh:mm offset, optional fraction). SQ_OK or SQ_INVALID. */
 int sq_parse_rfc3339(const char *s, int64_t *us_out);
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms). */
+int64_t sq_days_from_civil(int64_t y, unsigned m, unsigned d);
+void sq_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
 /* Asia/Shanghai calendar day (days since 1970-01-01 local) of an instant. */
 int64_t sq_shanghai_day(int64_t us);
 

@@ -24,6 +24,8 @@
     " round(shequ.ratio(satisfied, rated), 6) AS satisfaction_rate"
 #define SCOPED "($1::text[] IS NULL OR community_id = ANY($1::text[])) AND ($2::text IS NULL OR company_id = $2)"
 #define PERIOD " AND day BETWEEN $3::date AND $4::date"
+/* The scope's figures for the period, in one row. */
+#define HEADLINE "SELECT s.*, " RATES " FROM (SELECT " SUMS " FROM shequ.kpi_daily_base WHERE " SCOPED PERIOD ") s"
 /* An instant as Shanghai local time with its offset. */
 #define TS(x) "to_char((" x ") AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+08:00\"')"
 
@@ -91,8 +93,7 @@ static json_t *first_row(PGresult *res)
 
 static void kpi(call *c)
 {
-    PGresult *res = run_scoped(c, "SELECT s.*, " RATES " FROM (SELECT " SUMS " FROM shequ.kpi_daily_base WHERE "
-                                  SCOPED PERIOD ") s");
+    PGresult *res = run_scoped(c, HEADLINE);
     if (!res)
         return;
     json_t *o = first_row(res);
@@ -171,13 +172,15 @@ static void hotspots(call *c)
                 "hotspots");
 }
 
-/* A clock against its deadline: on_time, late, overdue (open past due) or running. */
-static json_t *clock_json(const char *name, json_t *due, json_t *done, bool open)
+/* A clock against its deadline: on_time, late, overdue (open past due), running or stopped. The times
+ * are Shanghai local time in one format, so string order is time order. */
+static json_t *clock_json(const char *name, json_t *due, json_t *done, bool open, const char *now)
 {
     const char *due_s = json_string_value(due), *done_s = json_string_value(done);
     if (!due_s)
         return NULL;
-    const char *state = done_s ? (strcmp(done_s, due_s) <= 0 ? "on_time" : "late") : open ? "running" : "stopped";
+    const char *state = done_s ? (strcmp(done_s, due_s) <= 0 ? "on_time" : "late")
+                      : !open ? "stopped" : strcmp(due_s, now) < 0 ? "overdue" : "running";
     return json_pack("{s:s,s:O,s:O,s:s}", "clock", name, "due", due, "done_at", done, "state", state);
 }
 
@@ -193,7 +196,8 @@ static void ticket(call *c, const char *id)
                            TS("t.responded_at") " AS responded_at, " TS("t.report_due") " AS report_due, "
                            TS("t.reported_at") " AS reported_at, " TS("t.plan_due") " AS plan_due, "
                            TS("t.planned_at") " AS planned_at, " TS("t.resolve_due") " AS resolve_due, "
-                           TS("t.resolved_at") " AS resolved_at, t.paused_seconds, " TS("t.closed_at") " AS closed_at"
+                           TS("t.resolved_at") " AS resolved_at, t.paused_seconds, " TS("t.closed_at") " AS closed_at, "
+                           TS("now()") " AS now"
                            " FROM shequ.tickets t"
                            " LEFT JOIN shequ.communities cm USING (community_id)"
                            " LEFT JOIN shequ.staff st ON st.staff_id = t.assignee_id"
@@ -207,6 +211,9 @@ static void ticket(call *c, const char *id)
     }
     json_t *t = first_row(res);
     PQclear(res);
+    char now[40];
+    snprintf(now, sizeof now, "%s", json_string_value(json_object_get(t, "now")));
+    json_object_del(t, "now");
     const char *status = json_string_value(json_object_get(t, "status"));
     bool open = status && (!strcmp(status, "assigned") || !strcmp(status, "in_progress") || !strcmp(status, "paused"));
     json_t *clocks = json_array();
@@ -215,28 +222,12 @@ static void ticket(call *c, const char *id)
                                       { "plan", "plan_due", "planned_at" },
                                       { "resolve", "resolve_due", "resolved_at" } };
     for (size_t i = 0; i < SQ_ARRAY_LEN(names); i++) {
-        json_t *k = clock_json(names[i][0], json_object_get(t, names[i][1]), json_object_get(t, names[i][2]), open);
+        json_t *k = clock_json(names[i][0], json_object_get(t, names[i][1]), json_object_get(t, names[i][2]), open, now);
         if (k)
             json_array_append_new(clocks, k);
     }
-    /* "due" strings are Shanghai local time of the same format, so string order is time order;
-       an open clock past its due time is overdue. */
-    res = run(c, "SELECT " TS("now()"), 0, NULL);
-    if (!res) {
-        json_decref(t);
-        json_decref(clocks);
-        return;
-    }
-    const char *now = PQgetvalue(res, 0, 0);
     size_t i;
     json_t *k;
-    json_array_foreach(clocks, i, k)
-    {
-        if (!strcmp(json_string_value(json_object_get(k, "state")), "running") &&
-            strcmp(json_string_value(json_object_get(k, "due")), now) < 0)
-            json_object_set_new(k, "state", json_string("overdue"));
-    }
-    PQclear(res);
     const char *ep[] = { id };
     res = run(c, "SELECT e.event_id, e.type, " TS("e.occurred_at") " AS at,"
                  " CASE WHEN st.staff_id IS NOT NULL THEN e.actor_id"
@@ -297,8 +288,7 @@ static void report(call *c)
                                   " GROUP BY category) s ORDER BY s.tickets DESC, s.category");
     if (!cat || c->csv)
         return answer_rows(c, cat, "report");
-    PGresult *head = run_scoped(c, "SELECT s.*, " RATES " FROM (SELECT " SUMS " FROM shequ.kpi_daily_base WHERE "
-                                   SCOPED PERIOD ") s");
+    PGresult *head = run_scoped(c, HEADLINE);
     const char *p[] = { c->scope.communities, c->scope.from, c->scope.to };
     PGresult *esc = head ? run(c, "SELECT escalation_level AS level, count(*) AS tickets FROM shequ.tickets"
                                   " WHERE community_id = ANY($1::text[]) AND created_day BETWEEN $2::date AND $3::date"

@@ -4,7 +4,7 @@
  * session key. The user's row is read again on every request, so a removed
  * user or a changed scope takes effect at once.
  */
-#include "dashboard.h"
+#include "scope.h"
 
 #include <semaphore.h>
 #include <sodium.h>
@@ -18,14 +18,6 @@
 static sem_t verifying;
 static pthread_once_t verifying_once = PTHREAD_ONCE_INIT;
 static void verifying_init(void) { sem_init(&verifying, 0, 2); }
-
-static bool username_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
 
 static void mac(dashboard *d, const char *msg, char out[65])
 {
@@ -75,7 +67,7 @@ void dash_login(dashboard *d, const dash_request *q, dash_reply *r)
     json_t *body = json_loadb(q->body ? q->body : "", q->body_len, 0, &jerr);
     const char *user_in = json_string_value(json_object_get(body, "username"));
     const char *password = json_string_value(json_object_get(body, "password"));
-    if (!user_in || !username_ok(user_in)) {
+    if (!user_in || !dash_id_ok(user_in)) {
         json_decref(body);
         return dash_reply_error(r, 400, "invalid", "username", "a user name of 1 to 64 letters, digits, '.', '_' or '-'");
     }
@@ -132,7 +124,7 @@ bool dash_authenticate(dashboard *d, sq_pg *pg, const dash_request *q, dash_user
         user[t1 - c] = '\0';
         expiry = strtoll(t1 + 1, NULL, 10);
         mac(d, msg, want);
-        if (sodium_memcmp(want, t2 + 1, 64) != 0 || !username_ok(user))
+        if (sodium_memcmp(want, t2 + 1, 64) != 0 || !dash_id_ok(user))
             expiry = 0;
     }
     if (expiry <= sq_now_us() / SQ_US_PER_S) {

@@ -18,29 +18,13 @@ bool dash_id_ok(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms). */
-static long days_from_civil(int y, int m, int d)
+void dash_day_format(long day, char out[11])
 {
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-void dash_day_format(long z, char out[11])
-{
-    z += 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    int d = (int)(doy - (153 * mp + 2) / 5 + 1), m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    long y = yoe + era * 400 + (m <= 2);
+    int y;
+    unsigned m, d;
+    sq_civil_from_days(day, &y, &m, &d);
     char tmp[48];
-    snprintf(tmp, sizeof tmp, "%04ld-%02d-%02d", y % 10000, m, d);
+    snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y % 10000, m, d);
     snprintf(out, 11, "%.10s", tmp);
 }
 
@@ -52,7 +36,7 @@ int dash_day_parse(const char *s, long *day)
     if (y < 2000 || y > 2999 || m < 1 || m > 12 || d < 1 || d > 31)
         return SQ_INVALID;
     char back[11];
-    *day = days_from_civil(y, m, d);
+    *day = (long)sq_days_from_civil(y, (unsigned)m, (unsigned)d);
     dash_day_format(*day, back);
     return strcmp(back, s) == 0 ? SQ_OK : SQ_INVALID; /* 2026-02-30 does not round-trip */
 }
@@ -63,8 +47,8 @@ int dash_quarter_parse(const char *s, long *from, long *to)
     if (!s || sscanf(s, "%4dQ%1d%n", &y, &q, &n) != 2 || n != 6 || (size_t)n != strlen(s) || q < 1 || q > 4 ||
         y < 2000 || y > 2999)
         return SQ_INVALID;
-    *from = days_from_civil(y, 3 * q - 2, 1);
-    *to = (q == 4 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, 3 * q + 1, 1)) - 1;
+    *from = (long)sq_days_from_civil(y, (unsigned)(3 * q - 2), 1);
+    *to = (long)(q == 4 ? sq_days_from_civil(y + 1, 1, 1) : sq_days_from_civil(y, (unsigned)(3 * q + 1), 1)) - 1;
     return SQ_OK;
 }
 
