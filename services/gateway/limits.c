@@ -28,30 +28,57 @@ sq_redis *gw_redis(gateway *g)
     return r;
 }
 
+/* A per-minute limiter: its count and expiry (set once, by the minute's first request) are queued on a
+ * pipeline, so they cost no round trip of their own. */
+static int limit_append(sq_redis *rd, const gateway *g, const char *kind, const char *who, long minute)
+{
+    const char *px = g->common->redis_prefix;
+    if (sq_redis_append(rd, "INCR %srl:%s:%s:%ld", px, kind, who, minute) != SQ_OK)
+        return SQ_RETRY;
+    return sq_redis_append(rd, "EXPIRE %srl:%s:%s:%ld 120 NX", px, kind, who, minute);
+}
+
+/* Reads the two replies limit_append queued: the count. SQ_RETRY when Redis failed. */
+static int limit_read(sq_redis *rd, long long *count)
+{
+    redisReply *n = NULL, *expiry = NULL;
+    int rc = sq_redis_reply(rd, &n) == SQ_OK && sq_redis_reply(rd, &expiry) == SQ_OK ? SQ_OK : SQ_RETRY;
+    *count = rc == SQ_OK && n->type == REDIS_REPLY_INTEGER ? n->integer : 0;
+    if (n)
+        freeReplyObject(n);
+    if (expiry)
+        freeReplyObject(expiry);
+    return rc;
+}
+
+/* 429 with Retry-After (the end of the minute) once count passes per_min. */
+static bool over_limit(long long count, long per_min, const char *kind, long now, gw_reply *r)
+{
+    if (per_min <= 0 || count <= per_min)
+        return false;
+    gw_reply_error(r, 429, "rate_limited", kind, "too many requests; retry later");
+    snprintf(r->retry_after, sizeof r->retry_after, "%ld", 60 - now % 60);
+    return true;
+}
+
 bool gw_admit(gateway *g, const char *client, const char *sig, const char *idem, gw_reply *r)
 {
     sq_redis *rd = gw_redis(g);
-    long now = (long)(sq_now_us() / SQ_US_PER_S), minute = now / 60, per_min = g->cfg.rate_client_per_min;
-    const char *px = g->common->redis_prefix;
-    redisReply *seen = NULL, *count = NULL, *expiry = NULL;
+    long now = (long)(sq_now_us() / SQ_US_PER_S), per_min = g->cfg.rate_client_per_min;
+    redisReply *seen = NULL;
+    long long n = 0;
     bool ok = rd != NULL;
     if (ok && sig)
-        ok = sq_redis_append(rd, "SET %ssig:%s 1 NX EX %ld", px, sig, 2 * g->cfg.skew_s + 5) == SQ_OK;
+        ok = sq_redis_append(rd, "SET %ssig:%s 1 NX EX %ld", g->common->redis_prefix, sig, 2 * g->cfg.skew_s + 5) == SQ_OK;
     if (ok && per_min > 0)
-        ok = sq_redis_append(rd, "INCR %srl:client:%s:%ld", px, client, minute) == SQ_OK &&
-             sq_redis_append(rd, "EXPIRE %srl:client:%s:%ld 120 NX", px, client, minute) == SQ_OK;
+        ok = limit_append(rd, g, "client", client, now / 60) == SQ_OK;
     if (ok && sig)
         ok = sq_redis_reply(rd, &seen) == SQ_OK;
     if (ok && per_min > 0)
-        ok = sq_redis_reply(rd, &count) == SQ_OK && sq_redis_reply(rd, &expiry) == SQ_OK;
+        ok = limit_read(rd, &n) == SQ_OK;
     bool fresh = seen && seen->type == REDIS_REPLY_STATUS;
-    long long n = count && count->type == REDIS_REPLY_INTEGER ? count->integer : 0;
     if (seen)
         freeReplyObject(seen);
-    if (count)
-        freeReplyObject(count);
-    if (expiry)
-        freeReplyObject(expiry);
     if (sig && !ok) {
         gw_reply_error(r, 503, "unavailable", NULL, "replay protection unavailable");
         snprintf(r->retry_after, sizeof r->retry_after, "2");
@@ -63,37 +90,17 @@ bool gw_admit(gateway *g, const char *client, const char *sig, const char *idem,
         gw_reply_error(r, 401, "replayed", "X-Shequ-Signature", "this signed request was already received");
         return false;
     }
-    if (per_min > 0 && n > per_min) {
-        gw_reply_error(r, 429, "rate_limited", "client", "too many requests; retry later");
-        snprintf(r->retry_after, sizeof r->retry_after, "%ld", 60 - now % 60);
-        return false;
-    }
-    return true;
+    return !over_limit(n, per_min, "client", now, r);
 }
 
 bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min, gw_reply *r)
 {
     sq_redis *rd = gw_redis(g);
-    long now = (long)(sq_now_us() / SQ_US_PER_S), minute = now / 60;
-    if (!rd || per_min <= 0)
-        return false;
-    /* one round trip: the count and its expiry (set once, by the first request of the minute) */
-    redisReply *count = NULL, *expiry = NULL;
-    if (sq_redis_append(rd, "INCR %srl:%s:%s:%ld", g->common->redis_prefix, kind, who, minute) != SQ_OK ||
-        sq_redis_append(rd, "EXPIRE %srl:%s:%s:%ld 120 NX", g->common->redis_prefix, kind, who, minute) != SQ_OK ||
-        sq_redis_reply(rd, &count) != SQ_OK || sq_redis_reply(rd, &expiry) != SQ_OK) {
-        if (count)
-            freeReplyObject(count);
+    long now = (long)(sq_now_us() / SQ_US_PER_S);
+    long long n;
+    if (!rd || per_min <= 0 || limit_append(rd, g, kind, who, now / 60) != SQ_OK || limit_read(rd, &n) != SQ_OK)
         return false; /* a limiter that is down does not stop residents reporting */
-    }
-    long long n = count->type == REDIS_REPLY_INTEGER ? count->integer : 0;
-    freeReplyObject(count);
-    freeReplyObject(expiry);
-    if (n <= per_min)
-        return false;
-    gw_reply_error(r, 429, "rate_limited", kind, "too many requests; retry later");
-    snprintf(r->retry_after, sizeof r->retry_after, "%ld", 60 - now % 60);
-    return true;
+    return over_limit(n, per_min, kind, now, r);
 }
 
 /* A stored idempotency value into r: the first answer ("<status> <json>"), or 409 while it is pending. */

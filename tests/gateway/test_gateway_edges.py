@@ -129,6 +129,15 @@ def main():
     check(err(raw("POST", "/v1/tickets/t1/feedback", json.dumps({"reporter_id": "r", "rating": "meh"}).encode()),
               400, "invalid_value", "rating"), "unknown rating → 400")
     check(alive(), "the gateway is still up after the corpus")
+    # a resident's reports are limited per minute (30 by default): the 31st is 429 with Retry-After
+    who = f"wx-busy-{U}"
+    if time.time() % 60 > 50:  # the limit counts per clock minute: do not straddle two
+        time.sleep(60.5 - time.time() % 60)
+    answers = [post(report(reporter_id=who, building=str(i))) for i in range(31)]
+    check(all(a[0] == 202 for a in answers[:30]), "30 reports of one resident in a minute → 202")
+    last = answers[30]
+    check(err(last, 429, "rate_limited", "reporter") and last[2] and 1 <= int(last[2]) <= 60,
+          "the 31st → 429 naming the reporter, with Retry-After up to the minute's end")
     # SQL and HTML are stored inertly
     nasty = "'); DROP TABLE shequ.tickets; -- <script>alert(1)</script>"
     s, b, _ = post(report(description=nasty, reporter_id=f"wx-nasty-{U}"))
