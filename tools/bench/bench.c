@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "shequ/v1/report.pb-c.h"
 #include "shequ/v1/ticket.pb-c.h"
 
 char prefix[48];
@@ -198,6 +199,29 @@ pid_t state_pid(const char *file)
         fclose(f);
     }
     return (pid_t)pid;
+}
+
+void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,
+                 const char *building, const char *reporter)
+{
+    char id[SQ_UUID_LEN];
+    sq_uuid4(id);
+    Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
+    h.event_id = id;
+    h.community_id = (char *)community;
+    h.occurred_at_us = h.produced_at_us = sq_now_us();
+    Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
+    r.header = &h;
+    r.report_id = (char *)report_id;
+    r.reporter_id = (char *)reporter;
+    r.category = "sanitation";
+    r.description = "单元门口垃圾两天没有清运了";
+    r.building = (char *)building;
+    r.unit = "1";
+    uint8_t buf[512];
+    size_t len = shequ__v1__resident_report__pack(&r, buf);
+    while (sq_producer_send(p, topic, report_id, strlen(report_id), buf, len, NULL, NULL, NULL) == SQ_RETRY)
+        sq_producer_wait(p, 100); /* the local queue is full: let it drain */
 }
 
 int main(int argc, char **argv)

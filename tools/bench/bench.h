@@ -46,6 +46,10 @@ int http_connect(int port);
  * Returns the HTTP status or -1 when the connection failed. */
 int signed_post(int fd, const char *key, const char *path, const char *body, char *resp, size_t cap);
 
+/* A sanitation report (a fresh event id, produced now) to topic, keyed by its id; waits while the queue is full. */
+void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,
+                 const char *building, const char *reporter);
+
 void bench_triage(long n);
 void bench_triage_steady(long n);
 void bench_workflow(long n);

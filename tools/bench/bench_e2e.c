@@ -19,13 +19,7 @@
 #include "bench.h"
 #include "map.h"
 #include "mqtt.h"
-#include "shequ/v1/report.pb-c.h"
 
-
-static long pg_scalar(const char *sql, const char *arg)
-{
-    return pg_count(sql, arg);
-}
 
 /* A street, a company, a community and five staff who take sanitation, so triage assigns and notifies. */
 static void directory(const char *cm)
@@ -58,27 +52,12 @@ void bench_e2e(long n)
     sq_producer *p = producer();
     char topic[128];
     snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
-    uint8_t buf[512];
     for (long i = 0; i < n; i++) {
-        char id[SQ_UUID_LEN], rid[96], b[24], who[48];
-        sq_uuid4(id);
+        char rid[96], b[24], who[48];
         snprintf(rid, sizeof rid, "%s%ld", cm, i);
         snprintf(b, sizeof b, "B%ld", i); /* every report its own place: one ticket each */
         snprintf(who, sizeof who, "wx-%ld", i % 5000);
-        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-        h.event_id = id;
-        h.community_id = cm;
-        h.occurred_at_us = h.produced_at_us = sq_now_us();
-        Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
-        r.header = &h;
-        r.report_id = rid;
-        r.reporter_id = who;
-        r.category = "sanitation";
-        r.description = "单元门口垃圾两天没有清运了";
-        r.building = b;
-        size_t len = shequ__v1__resident_report__pack(&r, buf);
-        while (sq_producer_send(p, topic, rid, strlen(rid), buf, len, NULL, NULL, NULL) == SQ_RETRY)
-            sq_producer_wait(p, 100);
+        send_report(p, topic, rid, cm, b, who);
     }
     sq_producer_wait(p, 60000);
     sq_producer_free(p);
@@ -91,8 +70,8 @@ void bench_e2e(long n)
     long tickets = 0, reports = 0;
     while (sq_mono_us() - t0 < 600 * SQ_US_PER_S && (tickets < n || reports < n)) {
         sq_sleep_ms(200);
-        tickets = pg_scalar("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
-        reports = pg_scalar("SELECT count(*) FROM shequ.reports WHERE community_id = $1", cm);
+        tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
+        reports = pg_count("SELECT count(*) FROM shequ.reports WHERE community_id = $1", cm);
     }
     double secs = (double)(sq_mono_us() - t0) / 1e6;
     double ct = proc_cpu_s(triage), cr = proc_cpu_s(recorder);

@@ -43,25 +43,11 @@ void bench_triage(long n)
     sq_producer *p = producer();
     char topic[128];
     snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
-    uint8_t buf[512];
     for (long i = 0; i < n; i++) {
-        char id[SQ_UUID_LEN], rid[96], b[24];
-        sq_uuid4(id);
+        char rid[96], b[24];
         snprintf(rid, sizeof rid, "bench-%s%ld", prefix, i);
         snprintf(b, sizeof b, "B%ld", i); /* every report its own place: no merges, one ticket each */
-        Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-        h.event_id = id;
-        h.community_id = "cm-csy";
-        Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
-        r.header = &h;
-        r.report_id = rid;
-        r.reporter_id = "wx-bench";
-        r.category = "sanitation";
-        r.description = "单元门口垃圾两天没有清运了";
-        r.building = b;
-        r.unit = "1";
-        size_t len = shequ__v1__resident_report__pack(&r, buf);
-        sq_producer_send(p, topic, rid, strlen(rid), buf, len, NULL, NULL, NULL);
+        send_report(p, topic, rid, "cm-csy", b, "wx-bench");
     }
     sq_producer_wait(p, 60000);
     sq_producer_free(p);
@@ -313,22 +299,10 @@ void bench_triage_steady(long n)
     uint8_t buf[1024];
     for (long i = 0; i < n + LAG; i++) {
         if (i < n) {
-            char id[SQ_UUID_LEN], rid[96], b[24];
-            sq_uuid4(id);
+            char rid[96], b[24];
             snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i);
             snprintf(b, sizeof b, "B%ld", i % 20000); /* a district's buildings: reports at one place merge */
-            Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-            h.event_id = id;
-            h.community_id = "cm-steady";
-            Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
-            r.header = &h;
-            r.report_id = rid;
-            r.reporter_id = "wx-bench";
-            r.category = "sanitation";
-            r.description = "单元门口垃圾两天没有清运了";
-            r.building = b;
-            size_t len = shequ__v1__resident_report__pack(&r, buf);
-            sq_producer_send(p, reports, rid, strlen(rid), buf, len, NULL, NULL, NULL);
+            send_report(p, reports, rid, "cm-steady", b, "wx-bench");
         }
         if (i >= LAG) { /* the ticket of the report sent five seconds ago closes */
             char rid[96], ticket[SQ_UUID_LEN];
