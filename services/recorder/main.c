@@ -4,8 +4,11 @@
 #include "recorder.h"
 
 static sq_service svc;
+static long connections;
 static sq_option opts[] = {
     SQ_OPTIONS_COMMON(&svc.cfg),
+    { "pg.connections", SQ_OPT_INT, "2", 1, 16,
+      "PostgreSQL connections a batch is written over at once (its tickets split between them)", &connections, "" },
     { 0 },
 };
 
@@ -20,12 +23,11 @@ int main(int argc, char **argv)
     char err[512];
     if (sq_service_open_producer(&svc, NULL) != SQ_OK)
         return 2;
-    sq_pg *pg = sq_pg_new(svc.cfg.pg_dsn, 5, 60000, "recorder");
     sq_admin_add_check(svc.admin, "postgres", sq_pg_health, svc.cfg.pg_dsn);
     recorder_topics topics = { sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "reports.resident.v1"),
                                sq_topic_name(&svc.cfg, "alarms.device.v1"),
                                sq_topic_name(&svc.cfg, svc.cfg.topic_deadletter) };
-    recorder *r = recorder_new(pg, &topics);
+    recorder *r = recorder_new(svc.cfg.pg_dsn, (int)connections, &topics);
     const char *subs[] = { topics.tickets, topics.reports, topics.alarms, topics.deadletter, NULL };
     sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
     if (!c) {
@@ -36,7 +38,6 @@ int main(int argc, char **argv)
     rc = sq_consumer_run(c, &h, r, &sq_running);
     sq_consumer_close(c);
     recorder_free(r);
-    sq_pg_free(pg);
     sq_service_close(&svc);
     return rc == SQ_OK ? 0 : 1;
 }

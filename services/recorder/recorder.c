@@ -4,18 +4,21 @@
 #include "recorder.h"
 #include "copybuf.h"
 #include "deadletter.h"
+#include "map.h"
 #include "shequ/v1/alarm.pb-c.h"
 #include "shequ/v1/report.pb-c.h"
 #include "shequ/v1/ticket.pb-c.h"
 #include "ticket.h"
 #include "ticketlog.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define BUF_MAX (256u << 20)
+#define MAX_LANES 16 /* pg.connections' bound */
 
 enum { T_EVENTS, T_TICKETS, T_COUNTERS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_COUNT };
 
@@ -35,17 +38,24 @@ static const char *staging_ddl =
     "CREATE TEMP TABLE IF NOT EXISTS s_alarms (LIKE shequ.alarms INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS s_deadletters (LIKE shequ.deadletters INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;";
 
-static const char *copy_sql[T_COUNT] = {
-    "COPY s_events FROM STDIN",
-    "COPY s_tickets FROM STDIN",
-    "COPY s_counters FROM STDIN",
-    "COPY s_reports (report_id, event_id, community_id, reporter_id, category, description, building, unit, address,"
-    " lat, lon, photos, phone_given, channel, client_id, accepted_at) FROM STDIN",
-    "COPY s_alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time,"
-    " snapshot_url, accepted_at) FROM STDIN",
-    "COPY s_deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset,"
-    " service, msg_key, payload, dead_at) FROM STDIN",
+/* The columns each COPY carries; the staging tables and, for the tables written only once per key, the
+ * shequ tables themselves take them in this order. */
+static const char *copy_cols[T_COUNT] = {
+    "event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset",
+    NULL,
+    NULL,
+    "report_id, event_id, community_id, reporter_id, category, description, building, unit, address, lat, lon,"
+    " photos, phone_given, channel, client_id, accepted_at",
+    "event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time, snapshot_url,"
+    " accepted_at",
+    "dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key,"
+    " payload, dead_at",
 };
+static const char *staging_name[T_COUNT] = { "s_events", "s_tickets", "s_counters", "s_reports", "s_alarms", "s_deadletters" };
+/* Tables whose rows are only ever inserted (ON CONFLICT DO NOTHING): a batch is first copied straight in,
+ * and only when that meets a key already there (a redelivery) does it go through staging. */
+static const char *direct_name[T_COUNT] = { "shequ.ticket_events", NULL, NULL, "shequ.reports", "shequ.alarms",
+                                            "shequ.deadletters" };
 
 static const char *apply_sql[] = {
     "INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset)"
@@ -104,23 +114,68 @@ static const char *apply_sql[] = {
     " FROM s_deadletters ON CONFLICT (dl_partition, dl_offset) DO NOTHING",
 };
 
-struct recorder {
+/* Where one ticket row sits in a lane's buffer: a later snapshot of the same ticket makes it dead. */
+typedef struct ticket_row_at {
+    size_t start;
+    int32_t partition;
+    int64_t offset;
+    bool dead;
+} ticket_row_at;
+
+/*
+ * One connection and the rows it writes: a ticket's rows go to the lane its id hashes to (inputs by
+ * their ids), so no two lanes touch one ticket row; the lanes of a batch write and commit
+ * concurrently, and the batch is durable when every lane has committed.
+ */
+typedef struct lane {
+    const recorder *r;
     sq_pg *pg;
-    recorder_topics topics;
     copybuf buf[T_COUNT];
+    ticket_row_at *rows_at; /* one per row of buf[T_TICKETS] */
+    size_t nrows_at, caprows_at, dead_rows;
+    sq_map *newest; /* ticket id → index + 1 in rows_at of its newest snapshot in this batch */
     int backend_pid; /* the connection the staging tables were made on */
-    sq_metric *m_rows, *m_tx;
+    /* the outcome of the last flush */
+    int rc, staged;
+    size_t rows;
+    int64_t took[T_COUNT], begin_us, commit_us;
+    char err[512];
+} lane;
+
+struct recorder {
+    recorder_topics topics;
+    char copy_staged[T_COUNT][512], copy_direct[T_COUNT][512];
+    lane *lanes;
+    int nlanes;
+    sq_metric *m_rows, *m_tx, *m_staged;
 };
 
-recorder *recorder_new(sq_pg *pg, const recorder_topics *topics)
+recorder *recorder_new(const char *dsn, int connections, const recorder_topics *topics)
 {
     recorder *r = calloc(1, sizeof *r);
-    r->pg = pg;
     r->topics = *topics;
-    for (int i = 0; i < T_COUNT; i++)
-        copybuf_init(&r->buf[i], BUF_MAX);
+    for (int i = 0; i < T_COUNT; i++) {
+        if (copy_cols[i])
+            snprintf(r->copy_staged[i], sizeof r->copy_staged[i], "COPY %s (%s) FROM STDIN", staging_name[i], copy_cols[i]);
+        else
+            snprintf(r->copy_staged[i], sizeof r->copy_staged[i], "COPY %s FROM STDIN", staging_name[i]);
+        if (direct_name[i])
+            snprintf(r->copy_direct[i], sizeof r->copy_direct[i], "COPY %s (%s) FROM STDIN", direct_name[i], copy_cols[i]);
+    }
+    r->nlanes = connections < 1 ? 1 : connections > MAX_LANES ? MAX_LANES : connections;
+    r->lanes = calloc((size_t)r->nlanes, sizeof *r->lanes);
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        ln->r = r;
+        ln->pg = sq_pg_new(dsn, 5, 60000, "recorder");
+        for (int i = 0; i < T_COUNT; i++)
+            copybuf_init(&ln->buf[i], BUF_MAX);
+        ln->newest = sq_map_new(8192);
+    }
     r->m_rows = sq_metric_counter("shequ_recorder_rows_total", NULL, "rows written to PostgreSQL");
     r->m_tx = sq_metric_histogram("shequ_recorder_commit_seconds", NULL, "time to write and commit one batch");
+    r->m_staged = sq_metric_counter("shequ_recorder_staged_copies_total", NULL,
+                                    "batches of a table that met rows already recorded and went through staging");
     return r;
 }
 
@@ -128,16 +183,83 @@ void recorder_free(recorder *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < T_COUNT; i++)
-        copybuf_free(&r->buf[i]);
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        for (int i = 0; i < T_COUNT; i++)
+            copybuf_free(&ln->buf[i]);
+        sq_map_free(ln->newest);
+        free(ln->rows_at);
+        sq_pg_free(ln->pg);
+    }
+    free(r->lanes);
     free(r);
+}
+
+static int forget(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key, (void)value;
+    return 1;
 }
 
 void recorder_discard(void *arg)
 {
     recorder *r = arg;
-    for (int i = 0; i < T_COUNT; i++)
-        copybuf_reset(&r->buf[i]);
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        for (int i = 0; i < T_COUNT; i++)
+            copybuf_reset(&ln->buf[i]);
+        sq_map_each(ln->newest, forget, NULL);
+        ln->nrows_at = ln->dead_rows = 0;
+    }
+}
+
+/* The lane of a key: every row of one ticket (and every copy of one input) goes to the same lane. */
+static lane *lane_for(recorder *r, const char *key)
+{
+    return &r->lanes[sq_fnv1a(key, strlen(key)) % (uint64_t)r->nlanes];
+}
+
+/* Notes the ticket row just written from start; an older snapshot of the same ticket from the same
+ * partition earlier in the batch will not be written (the upsert would replace it anyway). */
+static void note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32_t partition, int64_t offset)
+{
+    if (ln->nrows_at == ln->caprows_at) {
+        size_t cap = ln->caprows_at ? ln->caprows_at * 2 : 4096;
+        ticket_row_at *n = realloc(ln->rows_at, cap * sizeof *n);
+        if (!n) {
+            ln->buf[T_TICKETS].overflow = true; /* the batch is dropped and read again */
+            return;
+        }
+        ln->rows_at = n;
+        ln->caprows_at = cap;
+    }
+    size_t idx = ln->nrows_at++;
+    ln->rows_at[idx] = (ticket_row_at){ start, partition, offset, false };
+    uintptr_t prev = (uintptr_t)sq_map_get(ln->newest, ticket_id);
+    if (prev && ln->rows_at[prev - 1].partition == partition && ln->rows_at[prev - 1].offset < offset) {
+        ln->rows_at[prev - 1].dead = true;
+        ln->dead_rows++;
+    }
+    sq_map_put(ln->newest, ticket_id, (void *)(uintptr_t)(idx + 1));
+}
+
+/* Drops the dead ticket rows from the buffer, keeping the others in order. */
+static void compact_ticket_rows(lane *ln)
+{
+    copybuf *b = &ln->buf[T_TICKETS];
+    if (!ln->dead_rows || ln->nrows_at != b->rows)
+        return;
+    size_t w = 0;
+    for (size_t i = 0; i < ln->nrows_at; i++) {
+        size_t start = ln->rows_at[i].start, end = i + 1 < ln->nrows_at ? ln->rows_at[i + 1].start : b->len;
+        if (ln->rows_at[i].dead)
+            continue;
+        memmove(b->data + w, b->data + start, end - start);
+        w += end - start;
+    }
+    b->len = w;
+    b->rows -= ln->dead_rows;
+    ln->dead_rows = 0;
 }
 
 /* --------------------------------------------------------------- decoding */
@@ -320,7 +442,8 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
     }
     char json[2048];
     event_detail(e, json, sizeof json);
-    copybuf *b = &r->buf[T_EVENTS];
+    lane *ln = lane_for(r, e->ticket_id);
+    copybuf *b = &ln->buf[T_EVENTS];
     copybuf_text(b, e->header->event_id);
     copybuf_text(b, e->ticket_id);
     copybuf_text(b, sq_ticket_event_type(e));
@@ -331,7 +454,9 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
     copybuf_int(b, m->offset);
     copybuf_end_row(b);
     if (e->state) {
-        ticket_row(&r->buf[T_TICKETS], e->state, m->partition, m->offset);
+        size_t start = ln->buf[T_TICKETS].len;
+        ticket_row(&ln->buf[T_TICKETS], e->state, m->partition, m->offset);
+        note_ticket_row(ln, e->ticket_id, start, m->partition, m->offset);
     } else {
         int reporters = 0, occurrences = 0, level = 0;
         if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_MERGED)
@@ -341,7 +466,7 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
         else if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ESCALATED)
             level = e->escalated->level;
         if (reporters || occurrences || level) {
-            copybuf *c = &r->buf[T_COUNTERS];
+            copybuf *c = &ln->buf[T_COUNTERS];
             copybuf_text(c, e->ticket_id);
             copybuf_int(c, reporters);
             copybuf_int(c, occurrences);
@@ -368,7 +493,7 @@ static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, siz
         return SQ_OK; /* triage dead-letters undecodable reports; the dead letter is recorded from there */
     if (p->header && *p->header->event_id && *p->report_id && *p->header->community_id && *p->reporter_id &&
         *p->category) {
-        copybuf *b = &r->buf[T_REPORTS];
+        copybuf *b = &lane_for(r, p->report_id)->buf[T_REPORTS];
         copybuf_text(b, p->report_id);
         copybuf_text(b, p->header->event_id);
         copybuf_text(b, p->header->community_id);
@@ -410,7 +535,7 @@ static int on_alarm(recorder *r, const rd_kafka_message_t *m, char *reason, size
     if (!a)
         return SQ_OK; /* triage dead-letters it */
     if (a->header && *a->header->event_id && *a->alarm_id && *a->device_id && *a->header->community_id && *a->type) {
-        copybuf *b = &r->buf[T_ALARMS];
+        copybuf *b = &lane_for(r, a->header->event_id)->buf[T_ALARMS];
         copybuf_text(b, a->header->event_id);
         copybuf_text(b, a->alarm_id);
         copybuf_text(b, a->device_id);
@@ -440,7 +565,7 @@ static int on_deadletter(recorder *r, const rd_kafka_message_t *m)
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(m, &h);
     char v[64];
-    copybuf *b = &r->buf[T_DEADLETTERS];
+    copybuf *b = &r->lanes[0].buf[T_DEADLETTERS];
     copybuf_int(b, m->partition);
     copybuf_int(b, m->offset);
     copybuf_text(b, h && sq_header_get(h, "error", v, sizeof v) == SQ_OK ? v : "unknown");
@@ -476,8 +601,10 @@ int recorder_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t
 
 /* ----------------------------------------------------------------- writing */
 
-static int copy_in(PGconn *conn, const char *sql, const copybuf *b, char *err, size_t errlen)
+/* COPY the buffer in; a unique violation sets *duplicate. */
+static int copy_in(PGconn *conn, const char *sql, const copybuf *b, bool *duplicate, char *err, size_t errlen)
 {
+    *duplicate = false;
     PGresult *res = PQexec(conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         sq_fail(err, errlen, SQ_RETRY, "%s", PQerrorMessage(conn));
@@ -488,6 +615,8 @@ static int copy_in(PGconn *conn, const char *sql, const copybuf *b, char *err, s
     int rc = PQputCopyData(conn, b->data, (int)b->len) == 1 && PQputCopyEnd(conn, NULL) == 1 ? SQ_OK : SQ_RETRY;
     while ((res = PQgetResult(conn))) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            *duplicate = state && strcmp(state, "23505") == 0;
             rc = sq_pg_classify(res, conn);
             sq_fail(err, errlen, rc, "%s", PQresultErrorMessage(res));
         }
@@ -496,56 +625,128 @@ static int copy_in(PGconn *conn, const char *sql, const copybuf *b, char *err, s
     return rc;
 }
 
+/* Writes one lane's rows in one transaction; the outcome is left in the lane. */
+static void *lane_flush(void *arg)
+{
+    lane *ln = arg;
+    const recorder *r = ln->r;
+    char *err = ln->err;
+    size_t errlen = sizeof ln->err;
+    int64_t t0 = sq_mono_us();
+    ln->staged = 0;
+    memset(ln->took, 0, sizeof ln->took);
+    int rc = sq_pg_connect(ln->pg, err, errlen);
+    if (rc != SQ_OK)
+        goto out;
+    PGconn *conn = sq_pg_conn(ln->pg);
+    if (PQbackendPID(conn) != ln->backend_pid) {
+        if ((rc = sq_pg_exec(ln->pg, "SET client_min_messages = warning", 0, NULL, NULL, err, errlen)) != SQ_OK)
+            goto fail;
+        ln->backend_pid = PQbackendPID(conn);
+    }
+    if ((rc = sq_pg_begin(ln->pg, err, errlen)) != SQ_OK)
+        goto fail;
+    PGresult *res = PQexec(conn, staging_ddl);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = sq_pg_classify(res, conn);
+        snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+    }
+    PQclear(res);
+    if (rc != SQ_OK)
+        goto fail;
+    ln->begin_us = sq_mono_us() - t0;
+    for (int i = 0; i < T_COUNT; i++) {
+        if (!ln->buf[i].rows)
+            continue;
+        int64_t a = sq_mono_us();
+        bool dup = false;
+        if (direct_name[i]) {
+            if ((rc = sq_pg_exec(ln->pg, "SAVEPOINT direct", 0, NULL, NULL, err, errlen)) != SQ_OK)
+                goto fail;
+            rc = copy_in(conn, r->copy_direct[i], &ln->buf[i], &dup, err, errlen);
+            if (rc == SQ_OK) {
+                ln->took[i] = sq_mono_us() - a;
+                continue;
+            }
+            if (!dup || (rc = sq_pg_exec(ln->pg, "ROLLBACK TO SAVEPOINT direct", 0, NULL, NULL, err, errlen)) != SQ_OK)
+                goto fail;
+            ln->staged++;
+        }
+        if ((rc = copy_in(conn, r->copy_staged[i], &ln->buf[i], &dup, err, errlen)) != SQ_OK)
+            goto fail;
+        if ((rc = sq_pg_exec(ln->pg, apply_sql[i], 0, NULL, NULL, err, errlen)) != SQ_OK)
+            goto fail;
+        ln->took[i] = sq_mono_us() - a;
+    }
+    int64_t t2 = sq_mono_us();
+    if ((rc = sq_pg_commit(ln->pg, err, errlen)) != SQ_OK)
+        goto fail;
+    ln->commit_us = sq_mono_us() - t2;
+    goto out;
+fail:
+    sq_pg_rollback(ln->pg);
+out:
+    ln->rc = rc;
+    return NULL;
+}
+
 int recorder_flush(void *arg)
 {
     recorder *r = arg;
     size_t rows = 0;
-    for (int i = 0; i < T_COUNT; i++) {
-        rows += r->buf[i].rows;
-        if (r->buf[i].overflow) {
-            log_error("recorder.batch_too_large", "table=%d", i);
-            recorder_discard(r);
-            return SQ_RETRY;
+    lane *busy[MAX_LANES];
+    int nbusy = 0;
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        compact_ticket_rows(ln);
+        ln->rows = 0;
+        for (int i = 0; i < T_COUNT; i++) {
+            ln->rows += ln->buf[i].rows;
+            if (ln->buf[i].overflow) {
+                log_error("recorder.batch_too_large", "table=%d", i);
+                recorder_discard(r);
+                return SQ_RETRY;
+            }
         }
+        rows += ln->rows;
+        if (ln->rows)
+            busy[nbusy++] = ln;
     }
     if (rows == 0)
         return SQ_OK;
     int64_t t0 = sq_mono_us();
-    char err[512];
-    int rc = sq_pg_connect(r->pg, err, sizeof err);
+    /* every lane but the first in a thread of its own; the first in this one */
+    pthread_t th[MAX_LANES];
+    bool started[MAX_LANES];
+    for (int k = 1; k < nbusy; k++)
+        started[k] = pthread_create(&th[k], NULL, lane_flush, busy[k]) == 0;
+    lane_flush(busy[0]);
+    for (int k = 1; k < nbusy; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            lane_flush(busy[k]);
+    }
+    int rc = SQ_OK;
+    for (int k = 0; k < nbusy; k++) {
+        lane *ln = busy[k];
+        if (ln->rc != SQ_OK) {
+            log_warn("recorder.flush_failed", "lane=%td rows=%zu error=\"%s\"", ln - r->lanes, ln->rows, ln->err);
+            rc = SQ_RETRY;
+            continue;
+        }
+        sq_metric_add(r->m_staged, (uint64_t)ln->staged);
+        log_debug("recorder.flushed", "lane=%td rows=%zu ticket_rows=%zu staged=%d begin_ms=%.1f events_ms=%.1f"
+                  " tickets_ms=%.1f counters_ms=%.1f inputs_ms=%.1f commit_ms=%.1f", ln - r->lanes, ln->rows,
+                  ln->buf[T_TICKETS].rows, ln->staged, ln->begin_us / 1e3, ln->took[T_EVENTS] / 1e3,
+                  ln->took[T_TICKETS] / 1e3, ln->took[T_COUNTERS] / 1e3,
+                  (ln->took[T_REPORTS] + ln->took[T_ALARMS] + ln->took[T_DEADLETTERS]) / 1e3, ln->commit_us / 1e3);
+    }
+    /* a lane that committed while another failed is written again with the batch: every write is idempotent */
     if (rc != SQ_OK)
         return SQ_RETRY;
-    PGconn *conn = sq_pg_conn(r->pg);
-    if (PQbackendPID(conn) != r->backend_pid) {
-        if (sq_pg_exec(r->pg, "SET client_min_messages = warning", 0, NULL, NULL, err, sizeof err) != SQ_OK)
-            goto fail;
-        r->backend_pid = PQbackendPID(conn);
-    }
-    if ((rc = sq_pg_begin(r->pg, err, sizeof err)) != SQ_OK)
-        goto fail;
-    PGresult *res = PQexec(conn, staging_ddl);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        snprintf(err, sizeof err, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    if (!ok)
-        goto fail;
-    for (int i = 0; i < T_COUNT; i++) {
-        if (!r->buf[i].rows)
-            continue;
-        if ((rc = copy_in(conn, copy_sql[i], &r->buf[i], err, sizeof err)) != SQ_OK)
-            goto fail;
-        if ((rc = sq_pg_exec(r->pg, apply_sql[i], 0, NULL, NULL, err, sizeof err)) != SQ_OK)
-            goto fail;
-    }
-    if ((rc = sq_pg_commit(r->pg, err, sizeof err)) != SQ_OK)
-        goto fail;
     sq_metric_add(r->m_rows, rows);
     sq_metric_observe(r->m_tx, (double)(sq_mono_us() - t0) / 1e6);
     recorder_discard(r);
     return SQ_OK;
-fail:
-    log_warn("recorder.flush_failed", "rows=%zu error=\"%s\"", rows, err);
-    sq_pg_rollback(r->pg);
-    return SQ_RETRY;
 }

@@ -4,8 +4,8 @@
  *
  *   shequ-bench triage N      N reports → tickets (triage alone, release build);
  *                             baseline: the same N messages read back by a bare consumer
- *   shequ-bench recorder N    N ticket events → PostgreSQL (recorder alone);
- *                             baseline: plain COPY of the same N ticket_events rows
+ *   shequ-bench recorder N [K [C]]  N ticket events, K per ticket (4), → PostgreSQL (recorder alone, over
+ *                             C connections, default 2); baseline: plain COPY of N ticket_events rows
  *   shequ-bench sla N         N open clocks: replay time, RSS, breach lateness while 5,000 events/s stream in
  *   shequ-bench triage-steady N   N reports at 5,000/s whose tickets close 5 s later: triage's RSS over time
  *   shequ-bench e2e N         N reports from the input topic to ticket rows (triage + recorder)
@@ -18,7 +18,8 @@
  *                             baseline: a bare Paho client publishing the same N payloads at QoS 1
  *
  * Each stage runs its own service instance from SHEQU_BENCH_BUILD (default build/release) on a fresh
- * prefixed topic set, prints a line and appends a JSON object to build/bench/results.jsonl.
+ * prefixed topic set, prints a line and appends a JSON object to build/bench/results.jsonl. The services
+ * log at warn; SHEQU_BENCH_LOG_LEVEL=debug shows their per-batch lines (the recorder's phase timings).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ pid_t spawn_service(const char *name, char *const extra[])
     snprintf(env[n++], sizeof env[0], "SHEQU_TOPIC_PREFIX=%s", prefix);
     snprintf(env[n++], sizeof env[0], "SHEQU_KAFKA_GROUP=bench-%s-%s", name, prefix);
     snprintf(env[n++], sizeof env[0], "SHEQU_ADMIN_PORT=0");
-    snprintf(env[n++], sizeof env[0], "SHEQU_LOG_LEVEL=warn");
+    snprintf(env[n++], sizeof env[0], "SHEQU_LOG_LEVEL=%s", getenv("SHEQU_BENCH_LOG_LEVEL") ? getenv("SHEQU_BENCH_LOG_LEVEL") : "warn");
     snprintf(env[n++], sizeof env[0], "SHEQU_KAFKA_BATCH_MAX=5000");
     char *e[16];
     int k = 0;
@@ -252,7 +253,7 @@ int main(int argc, char **argv)
     else if (strcmp(argv[1], "workflow") == 0)
         bench_workflow(n);
     else if (strcmp(argv[1], "recorder") == 0)
-        bench_recorder(n);
+        bench_recorder(n, argc > 3 ? atoi(argv[3]) : 4, argc > 4 ? atoi(argv[4]) : 2);
     else if (strcmp(argv[1], "sla") == 0)
         bench_sla(n);
     else if (strcmp(argv[1], "e2e") == 0)

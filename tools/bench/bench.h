@@ -53,7 +53,7 @@ void send_report(sq_producer *p, const char *topic, const char *report_id, const
 void bench_triage(long n);
 void bench_triage_steady(long n);
 void bench_workflow(long n);
-void bench_recorder(long n);
+void bench_recorder(long n, int per_ticket, int connections);
 void bench_gateway(long n, int conns);
 void bench_sla(long n);
 void bench_bridge(long n);
