@@ -1,9 +1,11 @@
 /*
- * map.c — open addressing with tombstones, grown at 70 % load.
+ * map.c — open addressing with tombstones, grown at 70 % load. Each slot keeps its key's hash: a probe
+ * compares strings only when the hashes are equal, and growing does not hash again.
  */
 #include "map.h"
 #include "util.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 typedef struct {
     char *key;
     void *value;
+    uint64_t hash;
 } slot;
 
 struct sq_map {
@@ -41,9 +44,9 @@ void sq_map_free(sq_map *m)
     free(m);
 }
 
-static size_t find(const sq_map *m, const char *key, bool *found)
+static size_t find(const sq_map *m, const char *key, uint64_t hash, bool *found)
 {
-    size_t mask = m->cap - 1, i = sq_fnv1a(key, strlen(key)) & mask, first_free = (size_t)-1;
+    size_t mask = m->cap - 1, i = hash & mask, first_free = (size_t)-1;
     for (;;) {
         slot *s = &m->slots[i];
         if (!s->key) {
@@ -53,7 +56,7 @@ static size_t find(const sq_map *m, const char *key, bool *found)
         if (s->key == TOMBSTONE) {
             if (first_free == (size_t)-1)
                 first_free = i;
-        } else if (strcmp(s->key, key) == 0) {
+        } else if (s->hash == hash && strcmp(s->key, key) == 0) {
             *found = true;
             return i;
         }
@@ -71,16 +74,29 @@ static void grow(sq_map *m)
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].key && old[i].key != TOMBSTONE) {
             bool found;
-            size_t j = find(m, old[i].key, &found);
+            size_t j = find(m, old[i].key, old[i].hash, &found);
             m->slots[j] = old[i];
         }
     free(old);
 }
 
+/* FNV-1a, then a finalizer (MurmurHash3's): the low bits that pick the slot depend on every bit of the
+ * key, so keys that differ only in their last characters do not crowd one run of slots. */
+static uint64_t hash_of(const char *key)
+{
+    uint64_t h = sq_fnv1a(key, strlen(key));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
 void *sq_map_get(const sq_map *m, const char *key)
 {
     bool found;
-    size_t i = find(m, key, &found);
+    size_t i = find(m, key, hash_of(key), &found);
     return found ? m->slots[i].value : NULL;
 }
 
@@ -89,7 +105,8 @@ void *sq_map_put(sq_map *m, const char *key, void *value)
     if ((m->used + 1) * 10 >= m->cap * 7)
         grow(m);
     bool found;
-    size_t i = find(m, key, &found);
+    uint64_t h = hash_of(key);
+    size_t i = find(m, key, h, &found);
     if (found) {
         void *prev = m->slots[i].value;
         m->slots[i].value = value;
@@ -99,6 +116,7 @@ void *sq_map_put(sq_map *m, const char *key, void *value)
         m->used++;
     m->slots[i].key = strdup(key);
     m->slots[i].value = value;
+    m->slots[i].hash = h;
     m->len++;
     return NULL;
 }
@@ -106,7 +124,7 @@ void *sq_map_put(sq_map *m, const char *key, void *value)
 void *sq_map_del(sq_map *m, const char *key)
 {
     bool found;
-    size_t i = find(m, key, &found);
+    size_t i = find(m, key, hash_of(key), &found);
     if (!found)
         return NULL;
     void *v = m->slots[i].value;

@@ -6,6 +6,7 @@
 #include "sq.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,10 +61,15 @@ void sq_sleep_ms(long ms)
 
 static void uuid_format(const unsigned char b[16], char out[SQ_UUID_LEN])
 {
-    snprintf(out, SQ_UUID_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
-             b[12], b[13], b[14], b[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 void sq_uuid4(char out[SQ_UUID_LEN])
@@ -80,19 +86,36 @@ void sq_uuid4(char out[SQ_UUID_LEN])
     uuid_format(b, out);
 }
 
+/* SHA-1 fetched from the provider once, and one digest context per thread kept for reuse: fetching and
+ * allocating them for every id cost more than the digest itself (ids are made for every event). */
+static EVP_MD *sha1_md;
+static pthread_key_t sha1_key;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void sha1_ctx_free(void *c) { EVP_MD_CTX_free(c); }
+
+static void sha1_init(void)
+{
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (!sha1_md || pthread_key_create(&sha1_key, sha1_ctx_free) != 0)
+        abort();
+}
+
 void sq_uuid5(char out[SQ_UUID_LEN], const char *ns, const char *name, size_t name_len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c)
-        abort();
-    EVP_DigestInit_ex(c, EVP_sha1(), NULL);
+    pthread_once(&sha1_once, sha1_init);
+    EVP_MD_CTX *c = pthread_getspecific(sha1_key);
+    if (!c) {
+        if (!(c = EVP_MD_CTX_new()) || pthread_setspecific(sha1_key, c) != 0)
+            abort();
+    }
+    EVP_DigestInit_ex2(c, sha1_md, NULL);
     EVP_DigestUpdate(c, ns, strlen(ns));
     EVP_DigestUpdate(c, "\0", 1);
     EVP_DigestUpdate(c, name, name_len);
     EVP_DigestFinal_ex(c, md, &mdlen);
-    EVP_MD_CTX_free(c);
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
     uuid_format(md, out);

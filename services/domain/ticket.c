@@ -2,6 +2,7 @@
  * ticket.c — the ticket state machine and its clocks. Pure functions.
  */
 #include "ticket.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ int sq_ticket_start_clocks(sq_ticket *t, const sq_rules *rules, int64_t created_
     for (int i = 0; i < tier->nclocks; i++) {
         sq_tclock *c = &t->clocks[t->nclocks++];
         memset(c, 0, sizeof *c);
-        snprintf(c->name, sizeof c->name, "%s", tier->clocks[i].name);
+        sq_strlcpy_utf8(c->name, tier->clocks[i].name, sizeof c->name);
         c->target_us = tier->clocks[i].target_us;
         c->started_us = created_us;
         c->due_us = sq_calendar_add(tier->cal, created_us, c->target_us);
@@ -344,7 +345,7 @@ void sq_ticket_to_state(const sq_ticket *t, Shequ__V1__TicketState *st, Shequ__V
     st->summary = (char *)t->summary;
 }
 
-#define COPY(dst, src) snprintf(dst, sizeof dst, "%s", (src) ? (src) : "")
+#define COPY(dst, src) sq_strlcpy_utf8(dst, (src) ? (src) : "", sizeof dst)
 
 void sq_ticket_from_state(sq_ticket *t, const Shequ__V1__TicketState *st)
 {

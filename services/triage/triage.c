@@ -45,7 +45,7 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
         log_warn("assign.unknown_community", "ticket=%s community=%s", t->ticket_id, t->community_id);
         return;
     }
-    snprintf(t->company_id, sizeof t->company_id, "%s", c->company_id);
+    sq_strlcpy_utf8(t->company_id, c->company_id, sizeof t->company_id);
     const sq_staff *const *staff;
     int n = sq_directory_company_staff(tr->dir, c->company_id, &staff);
     int *open = calloc((size_t)(n > 0 ? n : 1), sizeof *open);
@@ -53,7 +53,7 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
         open[i] = load_of(tr, staff[i]->staff_id);
     int pick = sq_assign_choose(staff, n, open, t->category, tr->rr++);
     if (pick >= 0) {
-        snprintf(t->assignee_id, sizeof t->assignee_id, "%s", staff[pick]->staff_id);
+        sq_strlcpy_utf8(t->assignee_id, staff[pick]->staff_id, sizeof t->assignee_id);
         t->fallback = false;
         *open_load = open[pick];
         free(open);
@@ -62,7 +62,7 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
     free(open);
     const sq_staff *m = sq_directory_manager(tr->dir, c->company_id);
     if (m) {
-        snprintf(t->assignee_id, sizeof t->assignee_id, "%s", m->staff_id);
+        sq_strlcpy_utf8(t->assignee_id, m->staff_id, sizeof t->assignee_id);
         *open_load = load_of(tr, m->staff_id);
     }
     log_warn("assign.fallback", "ticket=%s company=%s category=%s manager=%s", t->ticket_id, c->company_id,
@@ -152,7 +152,7 @@ static entry *merge_target(triage *tr, const sq_ticket *t, int64_t at)
 
 /* ------------------------------------------------------------------ inputs */
 
-static void copy_str(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
+static void copy_str(char *dst, size_t n, const char *src) { sq_strlcpy_utf8(dst, src ? src : "", n); }
 #define COPY(dst, src) copy_str(dst, sizeof dst, src)
 
 static int handle_report(triage *tr, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)

@@ -66,6 +66,10 @@ static void uuids(void **state)
     assert_string_not_equal(a, b);
     sq_uuid5(b, "ticketr", "eport-1", 7); /* namespace boundary matters */
     assert_string_not_equal(a, b);
+    /* known answers: ids already in the logs must come out the same from every later build */
+    assert_string_equal(a, "6a1f5f74-96cf-54da-8562-f81431c4780a");
+    sq_uuid5(a, "", "", 0);
+    assert_string_equal(a, "5ba93c9d-b0cf-593f-92b5-21d7420e43f6");
 }
 
 static void utf8(void **state)
