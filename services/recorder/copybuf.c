@@ -124,6 +124,26 @@ void copybuf_time(copybuf *b, int64_t us)
     raw(b, t, strlen(t));
 }
 
+void copybuf_append_row(copybuf *b, const char *row, size_t n)
+{
+    if (reserve(b, n)) {
+        memcpy(b->data + b->len, row, n);
+        b->len += n;
+        b->rows++;
+    }
+}
+
+void copybuf_date(copybuf *b, int64_t days)
+{
+    int y;
+    unsigned m, d;
+    sq_civil_from_days(days, &y, &m, &d);
+    char t[16] = { (char)('0' + y / 1000 % 10), (char)('0' + y / 100 % 10), (char)('0' + y / 10 % 10), (char)('0' + y % 10),
+                   '-', (char)('0' + m / 10), (char)('0' + m % 10), '-', (char)('0' + d / 10), (char)('0' + d % 10) };
+    sep(b);
+    raw(b, t, 10);
+}
+
 void copybuf_bytea(copybuf *b, const void *p, size_t n)
 {
     sep(b);

@@ -29,7 +29,9 @@ void copybuf_int(copybuf *b, long long v);
 void copybuf_bool(copybuf *b, bool v);
 void copybuf_double(copybuf *b, double v);
 void copybuf_time(copybuf *b, int64_t us);            /* 0 → \N */
+void copybuf_date(copybuf *b, int64_t days);           /* days since 1970-01-01 → YYYY-MM-DD (years 0–9999) */
 void copybuf_bytea(copybuf *b, const void *p, size_t n); /* \x hex */
 void copybuf_end_row(copybuf *b);
+void copybuf_append_row(copybuf *b, const char *row, size_t n); /* a whole row (with its newline) from elsewhere */
 
 #endif

@@ -20,7 +20,9 @@
 #define BUF_MAX (256u << 20)
 #define MAX_LANES 16 /* pg.connections' bound */
 
-enum { T_EVENTS, T_TICKETS, T_COUNTERS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_COUNT };
+/* In the order they are written. T_NEW_TICKETS: tickets whose creation is in the batch (inserted), T_TICKETS:
+ * the others (upserted); counters after both. */
+enum { T_EVENTS, T_NEW_TICKETS, T_TICKETS, T_COUNTERS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_COUNT };
 
 static const char *staging_ddl =
     "CREATE TEMP TABLE IF NOT EXISTS s_events (event_id text, ticket_id text, type text, occurred_at timestamptz,"
@@ -28,7 +30,8 @@ static const char *staging_ddl =
     "CREATE TEMP TABLE IF NOT EXISTS s_tickets (ticket_id text, community_id text, company_id text, source text,"
     " category text, tier text, status text, assignee_id text, unassigned_fallback bool, reporter_count int,"
     " occurrence_count int, repeat bool, escalation_level int, reopen_count int, rating text, building text,"
-    " unit text, summary text, device_id text, merged_into text, created_at timestamptz, respond_due timestamptz,"
+    " unit text, summary text, device_id text, merged_into text, created_at timestamptz, created_day date,"
+    " respond_due timestamptz,"
     " responded_at timestamptz, report_due timestamptz, reported_at timestamptz, plan_due timestamptz,"
     " planned_at timestamptz, resolve_due timestamptz, resolved_at timestamptz, paused_seconds bigint,"
     " closed_at timestamptz, updated_at timestamptz, log_partition int, log_offset bigint) ON COMMIT DELETE ROWS;"
@@ -40,9 +43,16 @@ static const char *staging_ddl =
 
 /* The columns each COPY carries; the staging tables and, for the tables written only once per key, the
  * shequ tables themselves take them in this order. */
+#define TICKET_COLS                                                                                            \
+    "ticket_id, community_id, company_id, source, category, tier, status, assignee_id, unassigned_fallback,"    \
+    " reporter_count, occurrence_count, repeat, escalation_level, reopen_count, rating, building, unit, summary," \
+    " device_id, merged_into, created_at, created_day, respond_due, responded_at, report_due, reported_at,"       \
+    " plan_due, planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at, log_partition,"      \
+    " log_offset"
 static const char *copy_cols[T_COUNT] = {
     "event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset",
-    NULL,
+    TICKET_COLS,
+    TICKET_COLS,
     NULL,
     "report_id, event_id, community_id, reporter_id, category, description, building, unit, address, lat, lon,"
     " photos, phone_given, channel, client_id, accepted_at",
@@ -51,43 +61,41 @@ static const char *copy_cols[T_COUNT] = {
     "dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key,"
     " payload, dead_at",
 };
-static const char *staging_name[T_COUNT] = { "s_events", "s_tickets", "s_counters", "s_reports", "s_alarms", "s_deadletters" };
-/* Tables whose rows are only ever inserted (ON CONFLICT DO NOTHING): a batch is first copied straight in,
- * and only when that meets a key already there (a redelivery) does it go through staging. */
-static const char *direct_name[T_COUNT] = { "shequ.ticket_events", NULL, NULL, "shequ.reports", "shequ.alarms",
-                                            "shequ.deadletters" };
+static const char *staging_name[T_COUNT] = { "s_events", "s_tickets", "s_tickets", "s_counters", "s_reports", "s_alarms",
+                                             "s_deadletters" };
+/* Rows that are new unless this is a redelivery (events, inputs and dead letters keyed once; tickets created
+ * in this batch): first copied straight into their table, and only when that meets a key already there
+ * through staging and the statement below. */
+static const char *direct_name[T_COUNT] = { "shequ.ticket_events", "shequ.tickets", NULL, NULL, "shequ.reports",
+                                            "shequ.alarms", "shequ.deadletters" };
 
-static const char *apply_sql[] = {
+#define TICKETS_UPSERT \
+    "INSERT INTO shequ.tickets (" TICKET_COLS ")" \
+    " SELECT DISTINCT ON (ticket_id) " TICKET_COLS " FROM s_tickets ORDER BY ticket_id, log_offset DESC" \
+    " ON CONFLICT (ticket_id) DO UPDATE SET company_id = EXCLUDED.company_id, status = EXCLUDED.status," \
+    " tier = EXCLUDED.tier, category = EXCLUDED.category," \
+    " assignee_id = EXCLUDED.assignee_id, unassigned_fallback = EXCLUDED.unassigned_fallback," \
+    " reporter_count = greatest(shequ.tickets.reporter_count, EXCLUDED.reporter_count)," \
+    " occurrence_count = greatest(shequ.tickets.occurrence_count, EXCLUDED.occurrence_count)," \
+    " repeat = EXCLUDED.repeat, escalation_level = greatest(shequ.tickets.escalation_level, EXCLUDED.escalation_level)," \
+    " reopen_count = greatest(shequ.tickets.reopen_count, EXCLUDED.reopen_count), rating = EXCLUDED.rating," \
+    " summary = EXCLUDED.summary, device_id = EXCLUDED.device_id, merged_into = EXCLUDED.merged_into," \
+    " respond_due = EXCLUDED.respond_due, responded_at = EXCLUDED.responded_at, report_due = EXCLUDED.report_due," \
+    " reported_at = EXCLUDED.reported_at, plan_due = EXCLUDED.plan_due, planned_at = EXCLUDED.planned_at," \
+    " resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at," \
+    " paused_seconds = EXCLUDED.paused_seconds, closed_at = EXCLUDED.closed_at," \
+    " updated_at = greatest(shequ.tickets.updated_at, EXCLUDED.updated_at)," \
+    " log_partition = EXCLUDED.log_partition, log_offset = EXCLUDED.log_offset" \
+    " WHERE shequ.tickets.log_offset < EXCLUDED.log_offset"
+
+static const char *apply_sql[T_COUNT] = {
     "INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset)"
     " SELECT DISTINCT ON (event_id) event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset"
     " FROM s_events ORDER BY event_id, log_offset ON CONFLICT (event_id) DO NOTHING",
 
-    "INSERT INTO shequ.tickets (ticket_id, community_id, company_id, source, category, tier, status, assignee_id,"
-    " unassigned_fallback, reporter_count, occurrence_count, repeat, escalation_level, reopen_count, rating, building,"
-    " unit, summary, device_id, merged_into, created_at, created_day, respond_due, responded_at, report_due,"
-    " reported_at, plan_due, planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at,"
-    " log_partition, log_offset)"
-    " SELECT DISTINCT ON (ticket_id) ticket_id, community_id, company_id, source, category, tier, status,"
-    " assignee_id, unassigned_fallback, reporter_count, occurrence_count, repeat, escalation_level, reopen_count,"
-    " rating, building, unit, summary, device_id, merged_into, created_at,"
-    " (created_at AT TIME ZONE 'Asia/Shanghai')::date, respond_due, responded_at, report_due, reported_at, plan_due,"
-    " planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at, log_partition, log_offset"
-    " FROM s_tickets ORDER BY ticket_id, log_offset DESC"
-    " ON CONFLICT (ticket_id) DO UPDATE SET company_id = EXCLUDED.company_id, status = EXCLUDED.status,"
-    " tier = EXCLUDED.tier, category = EXCLUDED.category,"
-    " assignee_id = EXCLUDED.assignee_id, unassigned_fallback = EXCLUDED.unassigned_fallback,"
-    " reporter_count = greatest(shequ.tickets.reporter_count, EXCLUDED.reporter_count),"
-    " occurrence_count = greatest(shequ.tickets.occurrence_count, EXCLUDED.occurrence_count),"
-    " repeat = EXCLUDED.repeat, escalation_level = greatest(shequ.tickets.escalation_level, EXCLUDED.escalation_level),"
-    " reopen_count = greatest(shequ.tickets.reopen_count, EXCLUDED.reopen_count), rating = EXCLUDED.rating,"
-    " summary = EXCLUDED.summary, device_id = EXCLUDED.device_id, merged_into = EXCLUDED.merged_into,"
-    " respond_due = EXCLUDED.respond_due, responded_at = EXCLUDED.responded_at, report_due = EXCLUDED.report_due,"
-    " reported_at = EXCLUDED.reported_at, plan_due = EXCLUDED.plan_due, planned_at = EXCLUDED.planned_at,"
-    " resolve_due = EXCLUDED.resolve_due, resolved_at = EXCLUDED.resolved_at,"
-    " paused_seconds = EXCLUDED.paused_seconds, closed_at = EXCLUDED.closed_at,"
-    " updated_at = greatest(shequ.tickets.updated_at, EXCLUDED.updated_at),"
-    " log_partition = EXCLUDED.log_partition, log_offset = EXCLUDED.log_offset"
-    " WHERE shequ.tickets.log_offset < EXCLUDED.log_offset",
+    TICKETS_UPSERT,
+
+    TICKETS_UPSERT,
 
     "UPDATE shequ.tickets t SET reporter_count = greatest(t.reporter_count, c.reporter_count),"
     " occurrence_count = greatest(t.occurrence_count, c.occurrence_count),"
@@ -120,6 +128,7 @@ typedef struct ticket_row_at {
     int32_t partition;
     int64_t offset;
     bool dead;
+    bool born; /* the ticket's creation is in this batch: the row is new unless this is a redelivery */
 } ticket_row_at;
 
 /*
@@ -221,7 +230,8 @@ static lane *lane_for(recorder *r, const char *key)
 
 /* Notes the ticket row just written from start; an older snapshot of the same ticket from the same
  * partition earlier in the batch will not be written (the upsert would replace it anyway). */
-static void note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32_t partition, int64_t offset)
+static void note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32_t partition, int64_t offset,
+                            bool created)
 {
     if (ln->nrows_at == ln->caprows_at) {
         size_t cap = ln->caprows_at ? ln->caprows_at * 2 : 4096;
@@ -234,32 +244,39 @@ static void note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32
         ln->caprows_at = cap;
     }
     size_t idx = ln->nrows_at++;
-    ln->rows_at[idx] = (ticket_row_at){ start, partition, offset, false };
+    ln->rows_at[idx] = (ticket_row_at){ start, partition, offset, false, created };
     uintptr_t prev = (uintptr_t)sq_map_get(ln->newest, ticket_id);
     if (prev && ln->rows_at[prev - 1].partition == partition && ln->rows_at[prev - 1].offset < offset) {
         ln->rows_at[prev - 1].dead = true;
+        ln->rows_at[idx].born |= ln->rows_at[prev - 1].born;
         ln->dead_rows++;
     }
     sq_map_put(ln->newest, ticket_id, (void *)(uintptr_t)(idx + 1));
 }
 
-/* Drops the dead ticket rows from the buffer, keeping the others in order. */
-static void compact_ticket_rows(lane *ln)
+/* Drops the dead ticket rows and moves those of tickets created in this batch to T_NEW_TICKETS, keeping the
+ * others in order. */
+static void sort_ticket_rows(lane *ln)
 {
-    copybuf *b = &ln->buf[T_TICKETS];
-    if (!ln->dead_rows || ln->nrows_at != b->rows)
-        return;
-    size_t w = 0;
+    copybuf *b = &ln->buf[T_TICKETS], *born = &ln->buf[T_NEW_TICKETS];
+    if (ln->nrows_at != b->rows)
+        return; /* an overflow left them apart: the batch is dropped anyway */
+    size_t w = 0, kept = 0;
     for (size_t i = 0; i < ln->nrows_at; i++) {
         size_t start = ln->rows_at[i].start, end = i + 1 < ln->nrows_at ? ln->rows_at[i + 1].start : b->len;
         if (ln->rows_at[i].dead)
             continue;
+        if (ln->rows_at[i].born) {
+            copybuf_append_row(born, b->data + start, end - start);
+            continue;
+        }
         memmove(b->data + w, b->data + start, end - start);
         w += end - start;
+        kept++;
     }
     b->len = w;
-    b->rows -= ln->dead_rows;
-    ln->dead_rows = 0;
+    b->rows = kept;
+    ln->nrows_at = ln->dead_rows = 0;
 }
 
 /* --------------------------------------------------------------- decoding */
@@ -410,6 +427,7 @@ static void ticket_row(copybuf *b, const Shequ__V1__TicketState *s, int32_t part
     copybuf_text(b, *s->device_id ? s->device_id : NULL);
     copybuf_text(b, *s->merged_into ? s->merged_into : NULL);
     copybuf_time(b, s->created_at_us);
+    copybuf_date(b, sq_shanghai_day(s->created_at_us));
     const Shequ__V1__Clock *respond = clock_named(s, "respond"), *plan = clock_named(s, "plan");
     clock_cols(b, respond ? respond : plan);
     clock_cols(b, clock_named(s, "report"));
@@ -456,7 +474,8 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
     if (e->state) {
         size_t start = ln->buf[T_TICKETS].len;
         ticket_row(&ln->buf[T_TICKETS], e->state, m->partition, m->offset);
-        note_ticket_row(ln, e->ticket_id, start, m->partition, m->offset);
+        note_ticket_row(ln, e->ticket_id, start, m->partition, m->offset,
+                        e->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED);
     } else {
         int reporters = 0, occurrences = 0, level = 0;
         if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_MERGED)
@@ -672,6 +691,9 @@ static void *lane_flush(void *arg)
                 goto fail;
             ln->staged++;
         }
+        if (i == T_TICKETS && ln->buf[T_NEW_TICKETS].rows &&
+            (rc = sq_pg_exec(ln->pg, "TRUNCATE s_tickets", 0, NULL, NULL, err, errlen)) != SQ_OK)
+            goto fail; /* the new tickets may have been staged there */
         if ((rc = copy_in(conn, r->copy_staged[i], &ln->buf[i], &dup, err, errlen)) != SQ_OK)
             goto fail;
         if ((rc = sq_pg_exec(ln->pg, apply_sql[i], 0, NULL, NULL, err, errlen)) != SQ_OK)
@@ -698,7 +720,7 @@ int recorder_flush(void *arg)
     int nbusy = 0;
     for (int l = 0; l < r->nlanes; l++) {
         lane *ln = &r->lanes[l];
-        compact_ticket_rows(ln);
+        sort_ticket_rows(ln);
         ln->rows = 0;
         for (int i = 0; i < T_COUNT; i++) {
             ln->rows += ln->buf[i].rows;
@@ -736,9 +758,10 @@ int recorder_flush(void *arg)
             continue;
         }
         sq_metric_add(r->m_staged, (uint64_t)ln->staged);
-        log_debug("recorder.flushed", "lane=%td rows=%zu ticket_rows=%zu staged=%d begin_ms=%.1f events_ms=%.1f"
-                  " tickets_ms=%.1f counters_ms=%.1f inputs_ms=%.1f commit_ms=%.1f", ln - r->lanes, ln->rows,
-                  ln->buf[T_TICKETS].rows, ln->staged, ln->begin_us / 1e3, ln->took[T_EVENTS] / 1e3,
+        log_debug("recorder.flushed", "lane=%td rows=%zu new_tickets=%zu tickets=%zu staged=%d begin_ms=%.1f"
+                  " events_ms=%.1f new_tickets_ms=%.1f tickets_ms=%.1f counters_ms=%.1f inputs_ms=%.1f commit_ms=%.1f",
+                  ln - r->lanes, ln->rows, ln->buf[T_NEW_TICKETS].rows, ln->buf[T_TICKETS].rows, ln->staged,
+                  ln->begin_us / 1e3, ln->took[T_EVENTS] / 1e3, ln->took[T_NEW_TICKETS] / 1e3,
                   ln->took[T_TICKETS] / 1e3, ln->took[T_COUNTERS] / 1e3,
                   (ln->took[T_REPORTS] + ln->took[T_ALARMS] + ln->took[T_DEADLETTERS]) / 1e3, ln->commit_us / 1e3);
     }

@@ -143,11 +143,19 @@ size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int6
     st.created_at_us = base;
     st.updated_at_us = base + step;
     Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
+    Shequ__V1__Created cr = SHEQU__V1__CREATED__INIT;
     Shequ__V1__Responded r = SHEQU__V1__RESPONDED__INIT;
     e.header = &h;
     e.ticket_id = (char *)ticket;
-    e.body_case = SHEQU__V1__TICKET_EVENT__BODY_RESPONDED;
-    e.responded = &r;
+    if (step == 0) { /* the ticket's first event, as triage writes it */
+        cr.tier = "general";
+        cr.category = "sanitation";
+        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_CREATED;
+        e.created = &cr;
+    } else {
+        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_RESPONDED;
+        e.responded = &r;
+    }
     e.state = &st;
     (void)cap;
     return shequ__v1__ticket_event__pack(&e, buf);

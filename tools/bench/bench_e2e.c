@@ -67,23 +67,40 @@ void bench_e2e(long n)
     char *extra[] = { rules, pg, NULL };
     int64_t t0 = sq_mono_us();
     pid_t triage = spawn_service("triage", extra), recorder = spawn_service("recorder", extra);
+    /* progress read cheaply, so that watching does not take CPU from what is watched: the community's
+     * KPI rollup rows count its tickets (committed with them), and report ids are the community's id
+     * followed by a number, an index range */
+    const char *count_reports = "SELECT count(*) FROM shequ.reports WHERE report_id >= $1 AND report_id < $1 || '~'";
     long tickets = 0, reports = 0;
+    int64_t t10 = 0, t90 = 0; /* when a tenth and nine tenths of the tickets were there: the sustained rate */
+    long n10 = 0, n90 = 0;
     while (sq_mono_us() - t0 < 600 * SQ_US_PER_S && (tickets < n || reports < n)) {
-        sq_sleep_ms(200);
-        tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
-        reports = pg_count("SELECT count(*) FROM shequ.reports WHERE community_id = $1", cm);
+        sq_sleep_ms(50);
+        if (tickets < n) {
+            tickets = pg_count("SELECT coalesce(sum(tickets), 0) FROM shequ.kpi_rollup WHERE community_id = $1", cm);
+            if (!t10 && tickets >= n / 10)
+                t10 = sq_mono_us(), n10 = tickets;
+            if (!t90 && tickets >= n * 9 / 10)
+                t90 = sq_mono_us(), n90 = tickets;
+        } else {
+            reports = pg_count(count_reports, cm);
+        }
     }
     double secs = (double)(sq_mono_us() - t0) / 1e6;
+    double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
+    tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
     double ct = proc_cpu_s(triage), cr = proc_cpu_s(recorder);
     long rt = rss_kb(triage), rr = rss_kb(recorder);
     ts_stop(triage, false);
     ts_stop(recorder, false);
     char notes[400];
     snprintf(notes, sizeof notes,
-             "%ld reports from the input topic to %ld ticket rows and %ld report rows, start-up included; "
-             "CPU s per 1000 reports: triage %.2f recorder %.2f; RSS triage %ld MB recorder %ld MB",
-             n, tickets, reports, ct * 1000 / (double)n, cr * 1000 / (double)n, rt / 1024, rr / 1024);
-    result("e2e", secs > 0 ? (double)n / secs : 0, 0, 0, 0, notes);
+             "%ld reports from the input topic to %ld ticket rows and %ld report rows: %.0f/s start-up included, "
+             "the rate shown is from 10%% to 90%% of the rows; CPU s per 1000 reports: triage %.3f recorder %.3f; "
+             "RSS triage %ld MB recorder %ld MB",
+             n, tickets, reports, secs > 0 ? (double)n / secs : 0, ct * 1000 / (double)n, cr * 1000 / (double)n,
+             rt / 1024, rr / 1024);
+    result("e2e", sustained, 0, 0, 0, notes);
     forget(cm);
 }
 
