@@ -137,9 +137,9 @@ void *sq_map_del(sq_map *m, const char *key)
 
 size_t sq_map_len(const sq_map *m) { return m->len; }
 
-void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx)
+static void visit(sq_map *m, size_t from, size_t to, int (*fn)(void *ctx, const char *key, void *value), void *ctx)
 {
-    for (size_t i = 0; i < m->cap; i++) {
+    for (size_t i = from; i < to; i++) {
         slot *s = &m->slots[i];
         if (!s->key || s->key == TOMBSTONE)
             continue;
@@ -150,4 +150,16 @@ void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), 
             m->len--;
         }
     }
+}
+
+void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx) { visit(m, 0, m->cap, fn, ctx); }
+
+void sq_map_sweep(sq_map *m, size_t *cursor, size_t share, int (*fn)(void *ctx, const char *key, void *value), void *ctx)
+{
+    size_t n = m->cap / (share ? share : 1) + 1;
+    if (n < 64)
+        n = 64;
+    size_t from = *cursor < m->cap ? *cursor : 0, to = from + n < m->cap ? from + n : m->cap;
+    visit(m, from, to, fn, ctx);
+    *cursor = to < m->cap ? to : 0;
 }

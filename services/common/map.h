@@ -21,5 +21,12 @@ void *sq_map_del(sq_map *m, const char *key);
 size_t sq_map_len(const sq_map *m);
 /* Calls fn for every entry; fn returns non-zero to delete that entry (after fn has freed the value). */
 void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx);
+/*
+ * sq_map_each over a slice: the entries in the next `share` of the map's slots from *cursor (share 100 →
+ * a hundredth, at least 64 slots), moving *cursor on and back to 0 past the end. Called every tick, it
+ * visits the whole map every `share` ticks without ever stopping the caller for a whole walk. Entries put
+ * while a round is under way may be visited in the next round only.
+ */
+void sq_map_sweep(sq_map *m, size_t *cursor, size_t share, int (*fn)(void *ctx, const char *key, void *value), void *ctx);
 
 #endif

@@ -37,7 +37,7 @@ struct triage {
     sq_map *seen;      /* input event id → when it was answered (us): redeliveries are answered once */
     int64_t seen_window_us, seen_newest_us;
     unsigned rr;
-    int64_t last_gc_us;
+    size_t sweep_tickets, sweep_seen, sweep_repeats; /* where the forgetting sweeps are (triage_tick) */
     const char *rules_path;
     sq_rules **rules_owned;
     sq_metric *m_created, *m_merged, *m_occurrence;

@@ -23,7 +23,7 @@ struct workflow {
     workflow_options o;
     sq_map *tickets;
     sq_map *seen;
-    int64_t last_sweep_us;
+    size_t sweep_cursor;
     const char *rules_path;
     sq_rules **rules_owned;
     sq_metric *m_applied, *m_rejected;
@@ -432,9 +432,5 @@ void workflow_tick(void *arg)
             log_info("rules.reloaded", "path=%s", w->rules_path);
         }
     }
-    int64_t now = sq_mono_us();
-    if (now - w->last_sweep_us < 10 * SQ_US_PER_S)
-        return;
-    w->last_sweep_us = now;
-    sq_map_each(w->tickets, sweep, w);
+    sq_map_sweep(w->tickets, &w->sweep_cursor, 100, sweep, w); /* all of it every ~10 s, a slice per tick */
 }
