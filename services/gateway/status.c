@@ -19,11 +19,10 @@
 
 typedef struct tstatus {
     char ticket_id[40], origin_id[64], community_id[64], category[32], tier[16], assignee_id[64], merged_into[40];
-    char description[1];
     int status;
     int64_t created_us, updated_us, respond_due_us, resolve_due_us;
-    struct { char type[16]; int64_t at; } history[HISTORY_MAX];
-    int nhistory;
+    struct step { const char *type; int64_t at; } *history; /* type: sq_ticket_event_type's static names */
+    int nhistory, caphistory; /* grown as events come (most tickets have a handful), at most HISTORY_MAX */
 } tstatus;
 
 struct gw_status {
@@ -63,8 +62,17 @@ static void apply(gw_status *s, const Shequ__V1__TicketEvent *e)
                     t->resolve_due_us = st->clocks[i]->due_at_us;
             }
         }
-        if (t->nhistory < HISTORY_MAX) {
-            snprintf(t->history[t->nhistory].type, sizeof t->history[0].type, "%s", sq_ticket_event_type(e));
+        if (t->nhistory == t->caphistory && t->caphistory < HISTORY_MAX) {
+            int cap = t->caphistory ? t->caphistory * 2 : 4;
+            cap = cap > HISTORY_MAX ? HISTORY_MAX : cap;
+            struct step *h = realloc(t->history, (size_t)cap * sizeof *h);
+            if (h) {
+                t->history = h;
+                t->caphistory = cap;
+            }
+        }
+        if (t->nhistory < t->caphistory) {
+            t->history[t->nhistory].type = sq_ticket_event_type(e);
             t->history[t->nhistory].at = e->header ? e->header->occurred_at_us : 0;
             t->nhistory++;
         }
@@ -149,6 +157,7 @@ gw_status *gw_status_start(gateway *g)
 
 static int free_value(void *ctx, const char *k, void *v)
 {
+    free(((tstatus *)v)->history);
     free(v);
     return 1;
 }
