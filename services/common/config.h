@@ -42,6 +42,7 @@ typedef struct sq_common_config {
     char *kafka_brokers;
     char *kafka_group;
     long kafka_linger_ms;
+    char *kafka_compression;
     long kafka_session_timeout_ms;
     long kafka_batch_max;
     long kafka_batch_ms;
@@ -67,6 +68,7 @@ typedef struct sq_common_config {
     { "kafka.brokers", SQ_OPT_STR, "127.0.0.1:19092", 0, 0, "Kafka bootstrap servers", &(c)->kafka_brokers, "" }, \
     { "kafka.group", SQ_OPT_STR, NULL, 0, 0, "consumer group (default: the service name)", &(c)->kafka_group, "" }, \
     { "kafka.linger_ms", SQ_OPT_INT, "5", 0, 5000, "producer linger: more for throughput, less for latency", &(c)->kafka_linger_ms, "" }, \
+    { "kafka.compression", SQ_OPT_STR, "lz4", 0, 0, "producer compression: none | lz4 | zstd | snappy | gzip", &(c)->kafka_compression, "" }, \
     { "kafka.session_timeout_ms", SQ_OPT_INT, "6000", 1000, 300000, "consumer session timeout", &(c)->kafka_session_timeout_ms, "" }, \
     { "kafka.batch_max", SQ_OPT_INT, "2000", 1, 1000000, "messages handled before their effects are made durable and offsets stored", &(c)->kafka_batch_max, "" }, \
     { "kafka.batch_ms", SQ_OPT_INT, "50", 1, 60000, "longest a handled message waits for its batch to be made durable", &(c)->kafka_batch_ms, "" }, \

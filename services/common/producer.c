@@ -67,7 +67,7 @@ sq_producer *sq_producer_new(const sq_common_config *c, const char *const *extra
         sq_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
         sq_kafka_conf_set(conf, "linger.ms", linger, err, errlen) ||
         sq_kafka_conf_set(conf, "message.timeout.ms", "30000", err, errlen) ||
-        sq_kafka_conf_set(conf, "compression.codec", "lz4", err, errlen) ||
+        sq_kafka_conf_set(conf, "compression.codec", c->kafka_compression ? c->kafka_compression : "lz4", err, errlen) ||
         sq_kafka_conf_extra(conf, extra, err, errlen))
         goto fail;
     char v[32];

@@ -28,15 +28,17 @@ void copybuf_free(copybuf *b)
 
 static bool reserve(copybuf *b, size_t more)
 {
-    if (b->len + more + 1 <= b->cap)
-        return true;
-    if (b->len + more + 1 > b->max) {
+    if (b->len + more + 1 > b->max) { /* the cap holds whatever has been allocated */
         b->overflow = true;
         return false;
     }
+    if (b->len + more + 1 <= b->cap)
+        return true;
     size_t cap = b->cap ? b->cap : 65536;
     while (cap < b->len + more + 1)
         cap *= 2;
+    if (cap > b->max)
+        cap = b->max;
     char *d = realloc(b->data, cap);
     if (!d) {
         b->overflow = true;

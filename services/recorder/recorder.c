@@ -674,6 +674,7 @@ static void *lane_flush(void *arg)
     if (rc != SQ_OK)
         goto fail;
     ln->begin_us = sq_mono_us() - t0;
+    bool new_staged = false;
     for (int i = 0; i < T_COUNT; i++) {
         if (!ln->buf[i].rows)
             continue;
@@ -691,9 +692,10 @@ static void *lane_flush(void *arg)
                 goto fail;
             ln->staged++;
         }
-        if (i == T_TICKETS && ln->buf[T_NEW_TICKETS].rows &&
-            (rc = sq_pg_exec(ln->pg, "TRUNCATE s_tickets", 0, NULL, NULL, err, errlen)) != SQ_OK)
-            goto fail; /* the new tickets may have been staged there */
+        if (i == T_TICKETS && new_staged &&
+            (rc = sq_pg_exec(ln->pg, "DELETE FROM s_tickets", 0, NULL, NULL, err, errlen)) != SQ_OK)
+            goto fail; /* the new tickets were staged there a moment ago */
+        new_staged |= i == T_NEW_TICKETS;
         if ((rc = copy_in(conn, r->copy_staged[i], &ln->buf[i], &dup, err, errlen)) != SQ_OK)
             goto fail;
         if ((rc = sq_pg_exec(ln->pg, apply_sql[i], 0, NULL, NULL, err, errlen)) != SQ_OK)

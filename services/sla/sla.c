@@ -3,6 +3,7 @@
  */
 #include "sla.h"
 #include "map.h"
+#include "shequ/v1/ticket.pb-c.h"
 #include "ticket.h"
 
 #include <stdio.h>
@@ -26,7 +27,8 @@ typedef struct sticket {
     sclock clocks[SQ_MAX_CLOCKS];
     int nclocks;
     unsigned generation;
-    sq_ticket snapshot; /* for notifications */
+    uint8_t *state; /* the newest snapshot, packed (a fraction of an sq_ticket): unpacked only to fire */
+    size_t nstate;
 } sticket;
 
 typedef struct timer {
@@ -133,9 +135,15 @@ sla *sla_new(const sla_ladders *ladders, const sq_rules *rules, sq_directory *di
     return s;
 }
 
+static void sticket_free(sticket *t)
+{
+    free(t->state);
+    free(t);
+}
+
 static int free_value(void *ctx, const char *k, void *v)
 {
-    free(v);
+    sticket_free(v);
     return 1;
 }
 
@@ -220,7 +228,12 @@ void sla_apply_log(void *arg, const Shequ__V1__TicketEvent *e, int32_t partition
     snprintf(t->assignee_id, sizeof t->assignee_id, "%s", st->assignee_id);
     snprintf(t->reporter_id, sizeof t->reporter_id, "%s", st->reporter_id);
     snprintf(t->tier, sizeof t->tier, "%s", st->tier);
-    sq_ticket_from_state(&t->snapshot, st);
+    size_t n = shequ__v1__ticket_state__get_packed_size(st);
+    uint8_t *packed = n <= t->nstate ? t->state : realloc(t->state, n);
+    if (packed) {
+        t->state = packed;
+        t->nstate = shequ__v1__ticket_state__pack(st, packed);
+    }
     t->partition = partition;
     t->open = true;
     sclock old[SQ_MAX_CLOCKS];
@@ -271,9 +284,25 @@ static const char *recipient(sla *s, const sticket *t, int step, Shequ__V1__Reci
     return id;
 }
 
+/* The ticket as its newest snapshot had it, for the events and notifications of a firing. */
+static bool snapshot_of(const sticket *t, sq_ticket *out)
+{
+    Shequ__V1__TicketState *st = t->state ? shequ__v1__ticket_state__unpack(NULL, t->nstate, t->state) : NULL;
+    if (!st)
+        return false;
+    sq_ticket_from_state(out, st);
+    shequ__v1__ticket_state__free_unpacked(st, NULL);
+    return true;
+}
+
 static int fire(sla *s, sticket *t, sclock *k, int step, int64_t at)
 {
     const sla_ladder *l = sla_ladder_for(&s->ladders, t->tier);
+    sq_ticket snap;
+    if (!snapshot_of(t, &snap)) {
+        log_error("sla.snapshot_lost", "ticket=%s (not fired)", t->ticket_id);
+        return SQ_ERR;
+    }
     char cause[256], id[SQ_UUID_LEN], to[64];
     snprintf(cause, sizeof cause, "%s/%d/%lld", k->name, step, (long long)k->due);
     Shequ__V1__RecipientKind kind;
@@ -289,12 +318,12 @@ static int fire(sla *s, sticket *t, sclock *k, int step, int64_t at)
         b.due_at_us = k->due;
         ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_SLA_BREACHED;
         ev.sla_breached = &b;
-        rc = sq_emit_ticket_event(s->em, &ev, &t->snapshot, false, "sla_breached", "sla", cause, at, id);
+        rc = sq_emit_ticket_event(s->em, &ev, &snap, false, "sla_breached", "sla", cause, at, id);
         if (rc == SQ_OK && strcmp(k->name, "resolve") == 0 && t->reporter_id[0])
-            sq_emit_notification(s->em, &t->snapshot, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_RESIDENT,
+            sq_emit_notification(s->em, &snap, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_RESIDENT,
                                  t->reporter_id, "deadline_missed", id, k->name, 0, NULL, 0);
         if (rc == SQ_OK && t->assignee_id[0])
-            sq_emit_notification(s->em, &t->snapshot, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF,
+            sq_emit_notification(s->em, &snap, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_STAFF,
                                  t->assignee_id, "sla_breached", id, k->name, 0, NULL, 0);
     }
     if (step == 0) {
@@ -313,9 +342,9 @@ static int fire(sla *s, sticket *t, sclock *k, int step, int64_t at)
         ev.escalated = &x;
     }
     if (rc == SQ_OK)
-        rc = sq_emit_ticket_event(s->em, &ev, &t->snapshot, false, step_kind[step], "sla", cause, at, id);
+        rc = sq_emit_ticket_event(s->em, &ev, &snap, false, step_kind[step], "sla", cause, at, id);
     if (rc == SQ_OK && to[0])
-        sq_emit_notification(s->em, &t->snapshot, kind, to, step == 0 ? "sla_warning" : "escalated", id, k->name,
+        sq_emit_notification(s->em, &snap, kind, to, step == 0 ? "sla_warning" : "escalated", id, k->name,
                              step, NULL, 0);
     if (rc == SQ_OK) {
         k->emitted |= 1u << step;
@@ -333,7 +362,7 @@ static int free_final(void *ctx, const char *k, void *v)
     sticket *t = v;
     if (!t->final)
         return 0;
-    free(t);
+    sticket_free(t);
     return 1;
 }
 

@@ -20,6 +20,7 @@
  * Each stage runs its own service instance from SHEQU_BENCH_BUILD (default build/release) on a fresh
  * prefixed topic set, prints a line and appends a JSON object to build/bench/results.jsonl. The services
  * log at warn; SHEQU_BENCH_LOG_LEVEL=debug shows their per-batch lines (the recorder's phase timings).
+ * SHEQU_KAFKA_COMPRESSION and SHEQU_KAFKA_LINGER_MS, when set, are passed on to the services spawned.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -79,7 +80,12 @@ pid_t spawn_service(const char *name, char *const extra[])
     snprintf(env[n++], sizeof env[0], "SHEQU_ADMIN_PORT=0");
     snprintf(env[n++], sizeof env[0], "SHEQU_LOG_LEVEL=%s", getenv("SHEQU_BENCH_LOG_LEVEL") ? getenv("SHEQU_BENCH_LOG_LEVEL") : "warn");
     snprintf(env[n++], sizeof env[0], "SHEQU_KAFKA_BATCH_MAX=5000");
-    char *e[16];
+    /* settings to try without a rebuild, passed on when set */
+    static const char *const tuning[] = { "SHEQU_KAFKA_COMPRESSION", "SHEQU_KAFKA_LINGER_MS", NULL };
+    for (int i = 0; tuning[i]; i++)
+        if (getenv(tuning[i]))
+            snprintf(env[n++], sizeof env[0], "%s=%s", tuning[i], getenv(tuning[i]));
+    char *e[20];
     int k = 0;
     for (int i = 0; i < n; i++)
         e[k++] = env[i];
@@ -115,6 +121,29 @@ void owner_sql(const char *sql, int n, const char *const *p)
     if (sq_pg_exec(pg, sql, n, p, NULL, err, sizeof err) != SQ_OK)
         fprintf(stderr, "bench: %s\n", err);
     sq_pg_free(pg);
+}
+
+/* A street, a company, a community and five staff who take sanitation, so triage assigns and notifies. */
+void bench_directory(const char *cm)
+{
+    const char *p[] = { cm };
+    owner_sql("INSERT INTO shequ.streets (street_id, name) VALUES ($1 || '-st', 'bench') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.companies (company_id, name) VALUES ($1 || '-co', 'bench') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id)"
+              " VALUES ($1, 'bench', $1 || '-st', $1 || '-co') ON CONFLICT DO NOTHING", 1, p);
+    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills, on_duty)"
+              " SELECT $1 || '-w' || i, 'bench', 'staff', $1 || '-co', $1, '{sanitation}', true"
+              " FROM generate_series(1, 5) i ON CONFLICT DO NOTHING", 1, p);
+}
+
+/* Takes bench_directory's rows out of the directory again. */
+void bench_directory_forget(const char *cm)
+{
+    const char *p[] = { cm };
+    owner_sql("DELETE FROM shequ.staff WHERE community_id = $1", 1, p);
+    owner_sql("DELETE FROM shequ.communities WHERE community_id = $1", 1, p);
+    owner_sql("DELETE FROM shequ.companies WHERE company_id = $1 || '-co'", 1, p);
+    owner_sql("DELETE FROM shequ.streets WHERE street_id = $1 || '-st'", 1, p);
 }
 
 size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base)

@@ -38,6 +38,8 @@ bool count_any(const rd_kafka_message_t *m, void *arg);
 void owner_sql(const char *sql, int n, const char *const *p);
 long pg_count(const char *sql, const char *arg);
 /* A TicketEvent (responded, with its snapshot) for step `step` of `ticket`, created at base. */
+void bench_directory(const char *cm);
+void bench_directory_forget(const char *cm);
 size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base);
 
 /* A keep-alive HTTP connection to 127.0.0.1:port, or -1. */

@@ -21,25 +21,13 @@
 #include "mqtt.h"
 
 
-/* A street, a company, a community and five staff who take sanitation, so triage assigns and notifies. */
-static void directory(const char *cm)
-{
-    const char *p[] = { cm };
-    owner_sql("INSERT INTO shequ.streets (street_id, name) VALUES ($1 || '-st', 'bench') ON CONFLICT DO NOTHING", 1, p);
-    owner_sql("INSERT INTO shequ.companies (company_id, name) VALUES ($1 || '-co', 'bench') ON CONFLICT DO NOTHING", 1, p);
-    owner_sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id)"
-              " VALUES ($1, 'bench', $1 || '-st', $1 || '-co') ON CONFLICT DO NOTHING", 1, p);
-    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills, on_duty)"
-              " SELECT $1 || '-w' || i, 'bench', 'staff', $1 || '-co', $1, '{sanitation}', true"
-              " FROM generate_series(1, 5) i ON CONFLICT DO NOTHING", 1, p);
-}
-
 static void forget(const char *cm)
 {
     const char *p[] = { cm };
     owner_sql("DELETE FROM shequ.ticket_events WHERE ticket_id IN (SELECT ticket_id FROM shequ.tickets WHERE community_id = $1)", 1, p);
     owner_sql("DELETE FROM shequ.tickets WHERE community_id = $1", 1, p);
     owner_sql("DELETE FROM shequ.reports WHERE community_id = $1", 1, p);
+    bench_directory_forget(cm);
 }
 
 /* ------------------------------------------------------------ throughput */
@@ -48,7 +36,7 @@ void bench_e2e(long n)
 {
     char cm[64];
     snprintf(cm, sizeof cm, "e2e-%.8s", prefix + 6);
-    directory(cm);
+    bench_directory(cm);
     sq_producer *p = producer();
     char topic[128];
     snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
@@ -229,7 +217,7 @@ void bench_latency(long per_s, long seconds)
     snprintf(url, sizeof url, "%s", ts_env("GATEWAY_URL"));
     s.cm = cm;
     s.port = atoi(strrchr(url, ':') + 1);
-    directory(cm);
+    bench_directory(cm);
     fprintf(stderr, "bench latency: directory written; waiting 12 s for triage to pick it up\n");
     sq_sleep_ms(12000);
     sq_mqtt_options o = { .host = "127.0.0.1", .port = atoi(ts_env("MQTT_PORT")), .client_id = prefix,

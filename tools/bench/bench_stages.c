@@ -284,6 +284,9 @@ void bench_triage_steady(long n)
     snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
     snprintf(dedupe, sizeof dedupe, "SHEQU_DEDUPE_WINDOW_S=60");
     char *extra[] = { rules, pg, dedupe, NULL };
+    char cm[64]; /* a community the directory knows, so that tickets are assigned as they would be */
+    snprintf(cm, sizeof cm, "steady-%.8s", prefix + 6);
+    bench_directory(cm);
     pid_t pid = spawn_service("triage", extra);
     sq_sleep_ms(2000);
     sq_producer *p = producer();
@@ -298,13 +301,13 @@ void bench_triage_steady(long n)
             char rid[96], b[24];
             snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i);
             snprintf(b, sizeof b, "B%ld", i % 20000); /* a district's buildings: reports at one place merge */
-            send_report(p, reports, rid, "cm-steady", b, "wx-bench");
+            send_report(p, reports, rid, cm, b, "wx-bench");
         }
         if (i >= LAG) { /* the ticket of the report sent five seconds ago closes */
             char rid[96], ticket[SQ_UUID_LEN];
             snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i - LAG);
             sq_uuid5(ticket, "ticket", rid, strlen(rid));
-            size_t len = closed_snapshot(buf, ticket, "cm-steady");
+            size_t len = closed_snapshot(buf, ticket, cm);
             sq_producer_send(p, tickets, ticket, strlen(ticket), buf, len, NULL, NULL, NULL);
         }
         int64_t due = t0 + i * SQ_US_PER_S / PER_S, now = sq_mono_us();
@@ -320,6 +323,7 @@ void bench_triage_steady(long n)
     samples[ns++] = rss_kb(pid);
     ts_stop(pid, false);
     sq_producer_free(p);
+    bench_directory_forget(cm);
     char series[160] = "";
     for (long i = 0, off = 0; i < ns && off < (long)sizeof series - 8; i++)
         off += snprintf(series + off, sizeof series - (size_t)off, "%s%ld", i ? " " : "", samples[i] / 1024);
