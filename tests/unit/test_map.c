@@ -73,15 +73,22 @@ static int drop_odd(void *ctx, const char *key, void *value)
     return ((intptr_t)value - 1) % 2 == 1;
 }
 
-static void each_deletes_what_it_is_told(void **state)
+/* A map of k0..k(n-1), each with val(i). */
+static sq_map *numbered(long n)
 {
-    (void)state;
     sq_map *m = sq_map_new(4);
     char k[32];
-    for (long i = 0; i < 1000; i++) {
+    for (long i = 0; i < n; i++) {
         snprintf(k, sizeof k, "k%ld", i);
         sq_map_put(m, k, val(i));
     }
+    return m;
+}
+
+static void each_deletes_what_it_is_told(void **state)
+{
+    (void)state;
+    sq_map *m = numbered(1000);
     long visits = 0;
     sq_map_each(m, drop_odd, &visits);
     assert_int_equal(visits, 1000);
@@ -94,12 +101,7 @@ static void each_deletes_what_it_is_told(void **state)
 static void sweep_covers_the_map_in_share_calls(void **state)
 {
     (void)state;
-    sq_map *m = sq_map_new(4);
-    char k[32];
-    for (long i = 0; i < 50000; i++) {
-        snprintf(k, sizeof k, "k%ld", i);
-        sq_map_put(m, k, val(i));
-    }
+    sq_map *m = numbered(50000);
     size_t cursor = 0;
     long visits = 0;
     int calls = 0;

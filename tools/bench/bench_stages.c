@@ -203,12 +203,18 @@ void bench_recorder(long n, int per_ticket, int connections)
     /* the bench's ticket ids sort between the prefix and the prefix followed by '~': an index range, so
      * that counting does not scan the whole table every 100 ms beside the recorder */
     const char *count_sql = "SELECT count(*) FROM shequ.ticket_events WHERE ticket_id >= $1 AND ticket_id < $1 || '~'";
-    long got = 0;
-    for (int i = 0; i < 1200 && got < n; i++) {
-        sq_sleep_ms(100);
+    long got = 0, n10 = 0, n90 = 0;
+    int64_t t10 = 0, t90 = 0; /* when a tenth and nine tenths of the rows were there: the sustained rate */
+    while (got < n && sq_mono_us() - t0 < 120 * SQ_US_PER_S) {
+        sq_sleep_ms(50);
         got = pg_count(count_sql, prefix);
+        if (!t10 && got >= n / 10)
+            t10 = sq_mono_us(), n10 = got;
+        if (!t90 && got >= n * 9 / 10)
+            t90 = sq_mono_us(), n90 = got;
     }
     double secs = (double)(sq_mono_us() - t0) / 1e6;
+    double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
     ts_stop(pid, false);
     /* baseline: COPY FROM STDIN of the same number of event rows, in text form, into an unindexed table
      * of the same columns: what a plain loader does, and the ceiling */
@@ -233,10 +239,11 @@ void bench_recorder(long n, int per_ticket, int connections)
     sq_pg_free(own);
     owner_sql("DELETE FROM shequ.ticket_events WHERE ticket_id >= $1 AND ticket_id < $1 || '~'", 1, (const char *[]){ prefix });
     owner_sql("DELETE FROM shequ.tickets WHERE community_id = $1", 1, (const char *[]){ prefix });
-    char notes[200];
-    snprintf(notes, sizeof notes, "%ld events (%ld tickets, %d connections) incl. recorder start-up; baseline: COPY FROM STDIN of %ld rows",
-             got, (n + per_ticket - 1) / per_ticket, connections > 0 ? connections : 2, n);
-    result("recorder", secs > 0 ? (double)got / secs : 0, copy_s > 0 ? (double)n / copy_s : 0, 0, 0, notes);
+    char notes[300];
+    snprintf(notes, sizeof notes, "%ld events (%ld tickets, %d connections): the rate shown is from 10%% to 90%% of the rows,"
+             " %.0f/s with the recorder's start-up; baseline: COPY FROM STDIN of %ld rows into an unindexed table",
+             got, (n + per_ticket - 1) / per_ticket, connections > 0 ? connections : 2, secs > 0 ? (double)got / secs : 0, n);
+    result("recorder", sustained, copy_s > 0 ? (double)n / copy_s : 0, 0, 0, notes);
 }
 
 /* --------------------------------------------------- triage, steady state */
