@@ -21,8 +21,9 @@
 #define MAX_LANES 16 /* pg.connections' bound */
 
 /* In the order they are written. T_NEW_TICKETS: tickets whose creation is in the batch (inserted), T_TICKETS:
- * the others (upserted); counters after both. */
-enum { T_EVENTS, T_NEW_TICKETS, T_TICKETS, T_COUNTERS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_COUNT };
+ * the others (upserted); counters after both. Ticket rows go last: their trigger locks the KPI rollup rows
+ * that the other lanes' transactions update too, and holds them until the commit. */
+enum { T_EVENTS, T_REPORTS, T_ALARMS, T_DEADLETTERS, T_NEW_TICKETS, T_TICKETS, T_COUNTERS, T_COUNT };
 
 static const char *staging_ddl =
     "CREATE TEMP TABLE IF NOT EXISTS s_events (event_id text, ticket_id text, type text, occurred_at timestamptz,"
@@ -50,24 +51,27 @@ static const char *staging_ddl =
     " plan_due, planned_at, resolve_due, resolved_at, paused_seconds, closed_at, updated_at, log_partition,"      \
     " log_offset"
 static const char *copy_cols[T_COUNT] = {
-    "event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset",
-    TICKET_COLS,
-    TICKET_COLS,
-    NULL,
-    "report_id, event_id, community_id, reporter_id, category, description, building, unit, address, lat, lon,"
+    [T_EVENTS] = "event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset",
+    [T_NEW_TICKETS] = TICKET_COLS,
+    [T_TICKETS] = TICKET_COLS,
+    [T_REPORTS] = "report_id, event_id, community_id, reporter_id, category, description, building, unit, address, lat, lon,"
     " photos, phone_given, channel, client_id, accepted_at",
-    "event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time, snapshot_url,"
-    " accepted_at",
-    "dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key,"
+    [T_ALARMS] = "event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time,"
+    " snapshot_url, accepted_at",
+    [T_DEADLETTERS] = "dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key,"
     " payload, dead_at",
 };
-static const char *staging_name[T_COUNT] = { "s_events", "s_tickets", "s_tickets", "s_counters", "s_reports", "s_alarms",
-                                             "s_deadletters" };
+static const char *staging_name[T_COUNT] = {
+    [T_EVENTS] = "s_events", [T_REPORTS] = "s_reports", [T_ALARMS] = "s_alarms", [T_DEADLETTERS] = "s_deadletters",
+    [T_NEW_TICKETS] = "s_tickets", [T_TICKETS] = "s_tickets", [T_COUNTERS] = "s_counters",
+};
 /* Rows that are new unless this is a redelivery (events, inputs and dead letters keyed once; tickets created
  * in this batch): first copied straight into their table, and only when that meets a key already there
  * through staging and the statement below. */
-static const char *direct_name[T_COUNT] = { "shequ.ticket_events", "shequ.tickets", NULL, NULL, "shequ.reports",
-                                            "shequ.alarms", "shequ.deadletters" };
+static const char *direct_name[T_COUNT] = {
+    [T_EVENTS] = "shequ.ticket_events", [T_REPORTS] = "shequ.reports", [T_ALARMS] = "shequ.alarms",
+    [T_DEADLETTERS] = "shequ.deadletters", [T_NEW_TICKETS] = "shequ.tickets",
+};
 
 #define TICKETS_UPSERT \
     "INSERT INTO shequ.tickets (" TICKET_COLS ")" \
@@ -89,15 +93,15 @@ static const char *direct_name[T_COUNT] = { "shequ.ticket_events", "shequ.ticket
     " WHERE shequ.tickets.log_offset < EXCLUDED.log_offset"
 
 static const char *apply_sql[T_COUNT] = {
-    "INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset)"
+    [T_EVENTS] = "INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset)"
     " SELECT DISTINCT ON (event_id) event_id, ticket_id, type, occurred_at, actor_id, detail, log_partition, log_offset"
     " FROM s_events ORDER BY event_id, log_offset ON CONFLICT (event_id) DO NOTHING",
 
-    TICKETS_UPSERT,
+    [T_NEW_TICKETS] = TICKETS_UPSERT,
 
-    TICKETS_UPSERT,
+    [T_TICKETS] = TICKETS_UPSERT,
 
-    "UPDATE shequ.tickets t SET reporter_count = greatest(t.reporter_count, c.reporter_count),"
+    [T_COUNTERS] = "UPDATE shequ.tickets t SET reporter_count = greatest(t.reporter_count, c.reporter_count),"
     " occurrence_count = greatest(t.occurrence_count, c.occurrence_count),"
     " escalation_level = greatest(t.escalation_level, c.escalation_level),"
     " updated_at = greatest(t.updated_at, c.at)"
@@ -105,18 +109,18 @@ static const char *apply_sql[T_COUNT] = {
     " max(escalation_level) AS escalation_level, max(at) AS at FROM s_counters GROUP BY ticket_id) c"
     " WHERE t.ticket_id = c.ticket_id",
 
-    "INSERT INTO shequ.reports (report_id, event_id, community_id, reporter_id, category, description, building, unit,"
+    [T_REPORTS] = "INSERT INTO shequ.reports (report_id, event_id, community_id, reporter_id, category, description, building, unit,"
     " address, lat, lon, photos, phone_given, channel, client_id, accepted_at)"
     " SELECT DISTINCT ON (report_id) report_id, event_id, community_id, reporter_id, category, description, building,"
     " unit, address, lat, lon, photos, phone_given, channel, client_id, accepted_at FROM s_reports"
     " ON CONFLICT (report_id) DO NOTHING",
 
-    "INSERT INTO shequ.alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit,"
+    [T_ALARMS] = "INSERT INTO shequ.alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit,"
     " device_time, snapshot_url, accepted_at) SELECT DISTINCT ON (event_id) event_id, alarm_id, device_id,"
     " community_id, type, state, level, building, unit, device_time, snapshot_url, accepted_at FROM s_alarms"
     " ON CONFLICT (event_id) DO NOTHING",
 
-    "INSERT INTO shequ.deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition,"
+    [T_DEADLETTERS] = "INSERT INTO shequ.deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition,"
     " source_offset, service, msg_key, payload, dead_at) SELECT DISTINCT ON (dl_partition, dl_offset) dl_partition,"
     " dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key, payload, dead_at"
     " FROM s_deadletters ON CONFLICT (dl_partition, dl_offset) DO NOTHING",
