@@ -160,7 +160,7 @@ struct recorder {
     char copy_staged[T_COUNT][512], copy_direct[T_COUNT][512];
     lane *lanes;
     int nlanes;
-    sq_metric *m_rows, *m_tx, *m_staged;
+    sq_metric *m_rows, *m_events, *m_tx, *m_staged;
 };
 
 recorder *recorder_new(const char *dsn, int connections, const recorder_topics *topics)
@@ -186,6 +186,8 @@ recorder *recorder_new(const char *dsn, int connections, const recorder_topics *
         ln->newest = sq_map_new(8192);
     }
     r->m_rows = sq_metric_counter("shequ_recorder_rows_total", NULL, "rows written to PostgreSQL");
+    r->m_events = sq_metric_counter("shequ_recorder_ticket_events_total", NULL,
+                                    "ticket events in committed batches (a redelivered one counts again)");
     r->m_tx = sq_metric_histogram("shequ_recorder_commit_seconds", NULL, "time to write and commit one batch");
     r->m_staged = sq_metric_counter("shequ_recorder_staged_copies_total", NULL,
                                     "batches of a table that met rows already recorded and went through staging");
@@ -775,6 +777,8 @@ int recorder_flush(void *arg)
     if (rc != SQ_OK)
         return SQ_RETRY;
     sq_metric_add(r->m_rows, rows);
+    for (int l = 0; l < r->nlanes; l++)
+        sq_metric_add(r->m_events, r->lanes[l].buf[T_EVENTS].rows);
     sq_metric_observe(r->m_tx, (double)(sq_mono_us() - t0) / 1e6);
     recorder_discard(r);
     return SQ_OK;

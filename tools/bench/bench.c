@@ -20,9 +20,13 @@
  * Each stage runs its own service instance from SHEQU_BENCH_BUILD (default build/release) on a fresh
  * prefixed topic set, prints a line and appends a JSON object to build/bench/results.jsonl. The services
  * log at warn; SHEQU_BENCH_LOG_LEVEL=debug shows their per-batch lines (the recorder's phase timings).
- * SHEQU_KAFKA_COMPRESSION and SHEQU_KAFKA_LINGER_MS, when set, are passed on to the services spawned.
+ * The services inherit the bench's environment, so other SHEQU_* settings (SHEQU_KAFKA_COMPRESSION, …) can be
+ * tried without a rebuild.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,16 +84,11 @@ pid_t spawn_service(const char *name, char *const extra[])
     snprintf(env[n++], sizeof env[0], "SHEQU_ADMIN_PORT=0");
     snprintf(env[n++], sizeof env[0], "SHEQU_LOG_LEVEL=%s", getenv("SHEQU_BENCH_LOG_LEVEL") ? getenv("SHEQU_BENCH_LOG_LEVEL") : "warn");
     snprintf(env[n++], sizeof env[0], "SHEQU_KAFKA_BATCH_MAX=5000");
-    /* settings to try without a rebuild, passed on when set */
-    static const char *const tuning[] = { "SHEQU_KAFKA_COMPRESSION", "SHEQU_KAFKA_LINGER_MS", NULL };
-    for (int i = 0; tuning[i]; i++)
-        if (getenv(tuning[i]))
-            snprintf(env[n++], sizeof env[0], "%s=%s", tuning[i], getenv(tuning[i]));
-    char *e[20];
+    char *e[16];
     int k = 0;
     for (int i = 0; i < n; i++)
         e[k++] = env[i];
-    for (int i = 0; extra && extra[i]; i++)
+    for (int i = 0; extra && extra[i]; i++) /* after: they are put in order, so the stage's own settings win */
         e[k++] = extra[i];
     e[k] = NULL;
     char *argv[] = { path, NULL };
@@ -121,6 +120,35 @@ void owner_sql(const char *sql, int n, const char *const *p)
     if (sq_pg_exec(pg, sql, n, p, NULL, err, sizeof err) != SQ_OK)
         fprintf(stderr, "bench: %s\n", err);
     sq_pg_free(pg);
+}
+
+/* The value of one metric (its first sample) on a service's admin port, or -1. */
+double admin_metric(int port, const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    ssize_t w = write(fd, req, sizeof req - 1);
+    static char body[1 << 20];
+    size_t got = 0;
+    ssize_t r;
+    while (w > 0 && got < sizeof body - 1 && (r = read(fd, body + got, sizeof body - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    body[got] = '\0';
+    size_t nl = strlen(name);
+    for (char *p = body; (p = strstr(p, name)); p += nl)
+        if ((p == body || p[-1] == '\n') && (p[nl] == ' ' || p[nl] == '{')) {
+            char *v = strchr(p, ' ');
+            return v ? atof(v + 1) : -1;
+        }
+    return -1;
 }
 
 /* A street, a company, a community and five staff who take sanitation, so triage assigns and notifies. */

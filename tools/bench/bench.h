@@ -38,6 +38,8 @@ bool count_any(const rd_kafka_message_t *m, void *arg);
 void owner_sql(const char *sql, int n, const char *const *p);
 long pg_count(const char *sql, const char *arg);
 /* A TicketEvent (responded, with its snapshot) for step `step` of `ticket`, created at base. */
+#define BENCH_ADMIN_PORT 18092 /* the admin port of a service the bench spawns and reads metrics from */
+double admin_metric(int port, const char *name);
 void bench_directory(const char *cm);
 void bench_directory_forget(const char *cm);
 size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base);
