@@ -318,6 +318,21 @@ size_t sq_strlcpy_utf8(char *out, const char *in, size_t outlen)
     return n;
 }
 
+size_t sq_join(char *out, size_t n, char sep, const char *const *parts, int nparts)
+{
+    if (n == 0)
+        return 0;
+    size_t o = 0;
+    for (int i = 0; i < nparts; i++) {
+        if (i && o < n - 1)
+            out[o++] = sep;
+        for (const char *p = parts[i] ? parts[i] : ""; *p && o < n - 1; p++)
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 uint64_t sq_fnv1a(const void *data, size_t len)
 {
     const unsigned char *p = data;

@@ -39,6 +39,9 @@ void sq_hex(const unsigned char *in, size_t n, char *out);
 bool sq_utf8_valid(const char *buf, size_t len);
 /* Copy at most outlen-1 bytes, always NUL-terminated, never splits a UTF-8 sequence. */
 size_t sq_strlcpy_utf8(char *out, const char *in, size_t outlen);
+/* parts[0..nparts) joined by sep into out (at most n-1 bytes, NUL-terminated; a NULL part is empty);
+ * returns the length written. For keys and names built per event, where snprintf's cost showed. */
+size_t sq_join(char *out, size_t n, char sep, const char *const *parts, int nparts);
 /* 64-bit FNV-1a, for sharding and cheap hashing (not for security). */
 uint64_t sq_fnv1a(const void *data, size_t len);
 

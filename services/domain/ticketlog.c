@@ -134,8 +134,8 @@ int sq_emit_ticket_event(const sq_emitter *em, Shequ__V1__TicketEvent *ev, const
                          char event_id_out[SQ_UUID_LEN])
 {
     char id[SQ_UUID_LEN], name[256];
-    int n = snprintf(name, sizeof name, "%s/%s/%s", t->ticket_id, type, cause_event_id ? cause_event_id : "");
-    sq_uuid5(id, "ticket-event", name, (size_t)n);
+    const char *parts[] = { t->ticket_id, type, cause_event_id };
+    sq_uuid5(id, "ticket-event", name, sq_join(name, sizeof name, '/', parts, 3));
     Shequ__V1__EventHeader h;
     header_init(&h, id, em->service, t->community_id, t->ticket_id, occurred_us);
     Shequ__V1__TicketState st;
@@ -173,8 +173,8 @@ int sq_emit_notification(const sq_emitter *em, const sq_ticket *t, Shequ__V1__Re
     if (!recipient_id || !*recipient_id)
         return SQ_OK;
     char id[SQ_UUID_LEN], name[256];
-    int n = snprintf(name, sizeof name, "%s/%s", ticket_event_id, recipient_id);
-    sq_uuid5(id, "notify", name, (size_t)n);
+    const char *parts[] = { ticket_event_id, recipient_id };
+    sq_uuid5(id, "notify", name, sq_join(name, sizeof name, '/', parts, 2));
     Shequ__V1__EventHeader h;
     header_init(&h, id, em->service, t->community_id, t->ticket_id, sq_now_us());
     Shequ__V1__Notification msg = SHEQU__V1__NOTIFICATION__INIT;

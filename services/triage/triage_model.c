@@ -3,6 +3,7 @@
  * (triage_apply_log), the input ids already answered, and what the minute's tick forgets.
  */
 #include "triage_model.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 
 void place_key(char *out, size_t n, const char *community, const char *building, const char *category)
 {
-    snprintf(out, n, "%s|%s|%s", community, building, category);
+    const char *parts[] = { community, building, category };
+    sq_join(out, n, '|', parts, 3);
 }
 
 void load_add(triage *tr, const char *staff, int delta)

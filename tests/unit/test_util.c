@@ -72,6 +72,22 @@ static void uuids(void **state)
     assert_string_equal(a, "5ba93c9d-b0cf-593f-92b5-21d7420e43f6");
 }
 
+static void join(void **state)
+{
+    char out[16], ref[16];
+    const char *parts[] = { "ticket", "created", NULL };
+    assert_int_equal(sq_join(out, sizeof out, '/', parts, 3), 15);
+    snprintf(ref, sizeof ref, "%s/%s/%s", "ticket", "created", ""); /* what the ids were built from before */
+    assert_string_equal(out, ref);
+    const char *many[] = { "community", "building", "category" };
+    assert_int_equal(sq_join(out, sizeof out, '|', many, 3), 15); /* truncated to n - 1, never past it */
+    assert_string_equal(out, "community|build");
+    assert_int_equal(sq_join(out, sizeof out, '|', many, 0), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(sq_join(out, 1, '|', many, 3), 0);
+    assert_int_equal(sq_join(out, 0, '|', many, 3), 0);
+}
+
 static void utf8(void **state)
 {
     const char *ok = "电梯故障 被困 elevator";
@@ -129,6 +145,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(rfc3339_rejects),
         cmocka_unit_test(shanghai_day_boundary), cmocka_unit_test(uuids),
+        cmocka_unit_test(join),
         cmocka_unit_test(utf8), cmocka_unit_test(phone_masking), cmocka_unit_test(phone_sealing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

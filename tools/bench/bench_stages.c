@@ -76,7 +76,7 @@ void bench_triage(long n)
     ts_stop(pid, false);
     double secs = (double)(s.last_ms - s.first_ms) / 1e3;
     char notes[240];
-    snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp; triage CPU %.2f s"
+    snprintf(notes, sizeof notes, "%ld reports -> %ld tickets; rate over first..last output timestamp; triage CPU %.3f s"
              " per 1,000 (start-up included); RSS %ld kB at start, %ld kB with %ld open tickets",
              n, s.seen, cpu * 1000 / (double)n, rss_start, rss_end, s.seen);
     result("triage", secs > 0 ? (double)s.seen / secs : 0, base_s > 0 ? (double)n / base_s : 0, 0, 0, notes);
