@@ -174,19 +174,19 @@ void bench_directory_forget(const char *cm)
     owner_sql("DELETE FROM shequ.streets WHERE street_id = $1 || '-st'", 1, p);
 }
 
-size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base)
+size_t bench_ticket_event(uint8_t *buf, const char *event_id, const char *ticket, const char *clock, int64_t started,
+                          int64_t due, int64_t stopped, int64_t at, bool created, const char *assignee)
 {
-    char id[SQ_UUID_LEN], name[160];
-    snprintf(name, sizeof name, "%s/%d", ticket, step);
-    sq_uuid5(id, "bench", name, strlen(name));
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    h.event_id = id;
-    h.occurred_at_us = base + step;
+    h.event_id = (char *)event_id;
+    h.occurred_at_us = at;
+    h.produced_at_us = at;
     h.community_id = prefix;
     Shequ__V1__Clock c = SHEQU__V1__CLOCK__INIT;
-    c.name = "resolve";
-    c.started_at_us = base;
-    c.due_at_us = base + 4LL * 3600 * SQ_US_PER_S;
+    c.name = (char *)clock;
+    c.started_at_us = started;
+    c.due_at_us = due;
+    c.stopped_at_us = stopped;
     Shequ__V1__Clock *clocks[] = { &c };
     Shequ__V1__TicketState st = SHEQU__V1__TICKET_STATE__INIT;
     st.ticket_id = (char *)ticket;
@@ -194,17 +194,18 @@ size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int6
     st.source = "report";
     st.category = "sanitation";
     st.tier = "general";
-    st.status = step == 0 ? SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED : SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS;
+    st.assignee_id = (char *)(assignee ? assignee : "");
+    st.status = created ? SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED : SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS;
     st.n_clocks = 1;
     st.clocks = clocks;
-    st.created_at_us = base;
-    st.updated_at_us = base + step;
+    st.created_at_us = started;
+    st.updated_at_us = at;
     Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
     Shequ__V1__Created cr = SHEQU__V1__CREATED__INIT;
     Shequ__V1__Responded r = SHEQU__V1__RESPONDED__INIT;
     e.header = &h;
     e.ticket_id = (char *)ticket;
-    if (step == 0) { /* the ticket's first event, as triage writes it */
+    if (created) { /* the ticket's first event, as triage writes it */
         cr.tier = "general";
         cr.category = "sanitation";
         e.body_case = SHEQU__V1__TICKET_EVENT__BODY_CREATED;
@@ -214,8 +215,16 @@ size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int6
         e.responded = &r;
     }
     e.state = &st;
-    (void)cap;
     return shequ__v1__ticket_event__pack(&e, buf);
+}
+
+size_t ticket_event(uint8_t *buf, const char *ticket, int step, int64_t base)
+{
+    char id[SQ_UUID_LEN], name[160];
+    snprintf(name, sizeof name, "%s/%d", ticket, step);
+    sq_uuid5(id, "bench", name, strlen(name));
+    return bench_ticket_event(buf, id, ticket, "resolve", base, base + 4LL * 3600 * SQ_US_PER_S, 0, base + step,
+                              step == 0, NULL);
 }
 
 long pg_count(const char *sql, const char *arg)

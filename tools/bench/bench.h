@@ -42,7 +42,12 @@ long pg_count(const char *sql, const char *arg);
 double admin_metric(int port, const char *name);
 void bench_directory(const char *cm);
 void bench_directory_forget(const char *cm);
-size_t ticket_event(uint8_t *buf, size_t cap, const char *ticket, int step, int64_t base);
+/* A ticket event for prefix's community with a one-clock snapshot: a creation (ticket assigned) or, when
+ * created is false, a response (in progress). */
+size_t bench_ticket_event(uint8_t *buf, const char *event_id, const char *ticket, const char *clock, int64_t started,
+                          int64_t due, int64_t stopped, int64_t at, bool created, const char *assignee);
+/* Step `step` of a ticket in the recorder bench: its creation at base, then responses. */
+size_t ticket_event(uint8_t *buf, const char *ticket, int step, int64_t base);
 
 /* A keep-alive HTTP connection to 127.0.0.1:port, or -1. */
 int http_connect(int port);

@@ -28,44 +28,7 @@ static size_t snapshot(uint8_t *buf, const char *ticket, int64_t started, int64_
     char id[SQ_UUID_LEN], name[160];
     snprintf(name, sizeof name, "%s/%lld", ticket, (long long)at);
     sq_uuid5(id, "bench-sla", name, strlen(name));
-    Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    h.event_id = id;
-    h.occurred_at_us = at;
-    h.produced_at_us = at;
-    h.community_id = prefix;
-    Shequ__V1__Clock c = SHEQU__V1__CLOCK__INIT;
-    c.name = "respond";
-    c.started_at_us = started;
-    c.due_at_us = due;
-    c.stopped_at_us = stopped;
-    Shequ__V1__Clock *clocks[] = { &c };
-    Shequ__V1__TicketState st = SHEQU__V1__TICKET_STATE__INIT;
-    st.ticket_id = (char *)ticket;
-    st.community_id = prefix;
-    st.source = "report";
-    st.category = "sanitation";
-    st.tier = "general";
-    st.assignee_id = "bench-staff";
-    st.status = stopped ? SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS
-                        : SHEQU__V1__TICKET_STATUS__TICKET_STATUS_ASSIGNED;
-    st.n_clocks = 1;
-    st.clocks = clocks;
-    st.created_at_us = started;
-    st.updated_at_us = at;
-    Shequ__V1__TicketEvent e = SHEQU__V1__TICKET_EVENT__INIT;
-    Shequ__V1__Created cr = SHEQU__V1__CREATED__INIT;
-    Shequ__V1__Responded r = SHEQU__V1__RESPONDED__INIT;
-    e.header = &h;
-    e.ticket_id = (char *)ticket;
-    if (stopped) {
-        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_RESPONDED;
-        e.responded = &r;
-    } else {
-        e.body_case = SHEQU__V1__TICKET_EVENT__BODY_CREATED;
-        e.created = &cr;
-    }
-    e.state = &st;
-    return shequ__v1__ticket_event__pack(&e, buf);
+    return bench_ticket_event(buf, id, ticket, "respond", started, due, stopped, at, !stopped, "bench-staff");
 }
 
 /* The sla service with its log in path (for the replay line). */

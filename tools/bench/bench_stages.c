@@ -189,7 +189,7 @@ void bench_recorder(long n, int per_ticket, int connections)
     for (long i = 0; i < n; i++) {
         char t[96];
         snprintf(t, sizeof t, "%sb%ld", prefix, i / per_ticket);
-        size_t len = ticket_event(buf, sizeof buf, t, (int)(i % per_ticket), base);
+        size_t len = ticket_event(buf, t, (int)(i % per_ticket), base);
         sq_producer_send(p, topic, t, strlen(t), buf, len, NULL, NULL, NULL);
     }
     sq_producer_wait(p, 60000);
