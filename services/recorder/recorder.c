@@ -39,7 +39,6 @@ void lane_note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32_t
     if (prev && ln->rows_at[prev - 1].partition == partition && ln->rows_at[prev - 1].offset < offset) {
         ln->rows_at[prev - 1].dead = true;
         ln->rows_at[idx].born |= ln->rows_at[prev - 1].born;
-        ln->dead_rows++;
     }
     sq_map_put(ln->newest, ticket_id, (void *)(uintptr_t)(idx + 1));
 }

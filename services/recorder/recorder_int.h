@@ -37,7 +37,7 @@ typedef struct lane {
     sq_pg *pg;
     copybuf buf[T_COUNT];
     ticket_row_at *rows_at; /* one per row of buf[T_TICKETS] */
-    size_t nrows_at, caprows_at, dead_rows;
+    size_t nrows_at, caprows_at;
     sq_map *newest; /* ticket id → index + 1 in rows_at of its newest snapshot in this batch */
     int backend_pid; /* the connection the staging tables were made on */
     /* the outcome of the last flush */

@@ -170,7 +170,7 @@ void recorder_discard(void *arg)
         for (int i = 0; i < T_COUNT; i++)
             copybuf_reset(&ln->buf[i]);
         sq_map_each(ln->newest, forget, NULL);
-        ln->nrows_at = ln->dead_rows = 0;
+        ln->nrows_at = 0;
     }
 }
 
@@ -190,13 +190,14 @@ static void sort_ticket_rows(lane *ln)
             copybuf_append_row(born, b->data + start, end - start);
             continue;
         }
-        memmove(b->data + w, b->data + start, end - start);
+        if (w != start) /* rows before it were dropped or moved */
+            memmove(b->data + w, b->data + start, end - start);
         w += end - start;
         kept++;
     }
     b->len = w;
     b->rows = kept;
-    ln->nrows_at = ln->dead_rows = 0;
+    ln->nrows_at = 0;
 }
 
 /* COPY the buffer in; a unique violation sets *duplicate. */

@@ -277,7 +277,7 @@ static int handle_alarm(triage *tr, const rd_kafka_message_t *m, char *reason, s
         goto out;
     int64_t at = sq_message_time_us(m);
     char key[256];
-    snprintf(key, sizeof key, "%s|%s", a->device_id, a->type);
+    device_key(key, sizeof key, a->device_id, a->type);
     entry *e = sq_map_get(tr->by_device, key);
     Shequ__V1__TicketEvent ev = SHEQU__V1__TICKET_EVENT__INIT;
     char id[SQ_UUID_LEN];

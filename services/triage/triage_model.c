@@ -15,6 +15,12 @@ void place_key(char *out, size_t n, const char *community, const char *building,
     sq_join(out, n, '|', parts, 3);
 }
 
+void device_key(char *out, size_t n, const char *device_id, const char *type)
+{
+    const char *parts[] = { device_id, type };
+    sq_join(out, n, '|', parts, 2);
+}
+
 void load_add(triage *tr, const char *staff, int delta)
 {
     if (!staff || !*staff)
@@ -47,7 +53,7 @@ void entry_set(triage *tr, entry *e, const sq_ticket *nt)
             sq_map_del(tr->by_place, key);
     }
     if (e->t.device_id[0]) {
-        snprintf(key, sizeof key, "%s|%s", e->t.device_id, e->t.alarm_type);
+        device_key(key, sizeof key, e->t.device_id, e->t.alarm_type);
         if (e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED) {
             if (sq_map_get(tr->by_device, key) == e)
                 sq_map_del(tr->by_device, key);
@@ -198,7 +204,7 @@ static int gc_ticket(void *ctx, const char *key, void *value)
     if (!done || now - e->t.updated_us < keep)
         return 0;
     char k[256];
-    snprintf(k, sizeof k, "%s|%s", e->t.device_id, e->t.alarm_type);
+    device_key(k, sizeof k, e->t.device_id, e->t.alarm_type);
     if (e->t.device_id[0] && sq_map_get(tr->by_device, k) == e)
         sq_map_del(tr->by_device, k);
     free(e);

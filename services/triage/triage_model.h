@@ -45,6 +45,8 @@ struct triage {
 
 /* "community|building|category" into out. */
 void place_key(char *out, size_t n, const char *community, const char *building, const char *category);
+/* The key of an open alarm ticket: device and alarm type. */
+void device_key(char *out, size_t n, const char *device_id, const char *type);
 void load_add(triage *tr, const char *staff, int delta);
 int load_of(triage *tr, const char *staff);
 void entry_set(triage *tr, entry *e, const sq_ticket *nt);

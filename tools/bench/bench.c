@@ -23,10 +23,7 @@
  * The services inherit the bench's environment, so other SHEQU_* settings (SHEQU_KAFKA_COMPRESSION, …) can be
  * tried without a rebuild.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,14 +122,9 @@ void owner_sql(const char *sql, int n, const char *const *p)
 /* The value of one metric (its first sample) on a service's admin port, or -1. */
 double admin_metric(int port, const char *name)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
+    int fd = http_connect(port);
+    if (fd < 0)
         return -1;
-    }
     static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
     ssize_t w = write(fd, req, sizeof req - 1);
     static char body[1 << 20];
