@@ -19,6 +19,17 @@ typedef struct {
     int64_t first, last;
 } range;
 
+/* The messages of one batch: per partition the first and last offset handled. */
+typedef struct {
+    range *ranges;
+    int nranges, cap;
+    long pending;
+    int64_t started_us;  /* when its first message came */
+    int64_t sealed_us;   /* when it was sealed (0: still filling) */
+    unsigned epoch;      /* the producer epoch its messages joined */
+    bool handler_done;   /* the handler's flush reported durable */
+} batch;
+
 typedef struct {
     char topic[128];
     sq_metric *in, *lag;
@@ -31,10 +42,9 @@ struct sq_consumer {
     const char *dl_topic;
     const sq_handler *h;
     void *app;
-    range *ranges;
-    int nranges, cap;
-    long pending;
-    int64_t batch_started_us;
+    batch cur;  /* filling */
+    batch fl;   /* sealed and being made durable (fl.sealed_us != 0) */
+    long backoff_ms; /* before handling again after a failure; reset when a batch goes through */
     topic_metrics tm[16];
     int ntm;
     sq_metric *m_dead, *m_err, *m_latency, *m_flush, *m_retry;
@@ -56,68 +66,130 @@ static topic_metrics *metrics_for(sq_consumer *c, const char *topic)
     return t;
 }
 
-static void batch_track(sq_consumer *c, const rd_kafka_message_t *m)
+static range *batch_find(batch *b, const char *topic, int32_t partition)
 {
-    for (int i = 0; i < c->nranges; i++) {
-        range *r = &c->ranges[i];
-        if (r->partition == m->partition && strcmp(r->topic, rd_kafka_topic_name(m->rkt)) == 0) {
-            r->last = m->offset;
-            return;
-        }
+    for (int i = 0; i < b->nranges; i++)
+        if (b->ranges[i].partition == partition && strcmp(b->ranges[i].topic, topic) == 0)
+            return &b->ranges[i];
+    return NULL;
+}
+
+static void batch_track(batch *b, const rd_kafka_message_t *m)
+{
+    range *r = batch_find(b, rd_kafka_topic_name(m->rkt), m->partition);
+    if (r) {
+        r->last = m->offset;
+        return;
     }
-    if (c->nranges == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 16;
-        range *nr = realloc(c->ranges, (size_t)cap * sizeof *nr);
+    if (b->nranges == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 16;
+        range *nr = realloc(b->ranges, (size_t)cap * sizeof *nr);
         if (!nr)
             abort();
-        c->ranges = nr;
-        c->cap = cap;
+        b->ranges = nr;
+        b->cap = cap;
     }
-    c->ranges[c->nranges++] = (range){ strdup(rd_kafka_topic_name(m->rkt)), m->partition, m->offset, m->offset };
+    b->ranges[b->nranges++] = (range){ strdup(rd_kafka_topic_name(m->rkt)), m->partition, m->offset, m->offset };
 }
 
-static void batch_reset(sq_consumer *c)
+static void batch_reset(batch *b)
 {
-    for (int i = 0; i < c->nranges; i++)
-        free(c->ranges[i].topic);
-    c->nranges = 0;
-    c->pending = 0;
+    for (int i = 0; i < b->nranges; i++)
+        free(b->ranges[i].topic);
+    b->nranges = 0;
+    b->pending = 0;
+    b->sealed_us = 0;
+    b->handler_done = false;
 }
 
-/* Makes the batch durable, then stores offset+1 of its last message per partition. */
-static int batch_commit(sq_consumer *c)
+static bool in_flight(const sq_consumer *c) { return c->fl.sealed_us != 0; }
+
+/* Ends the current batch: seals its producer epoch, starts (or runs) the handler's flush and makes it
+ * the batch in flight. Only when none is in flight. */
+static int batch_seal(sq_consumer *c)
 {
-    if (c->nranges == 0)
+    if (c->cur.pending == 0)
         return SQ_OK;
-    int64_t t0 = sq_mono_us();
-    int rc = c->h && c->h->flush ? c->h->flush(c->app) : SQ_OK;
-    if (rc == SQ_OK && c->producer)
-        rc = sq_producer_wait(c->producer, 30000);
-    if (rc != SQ_OK)
-        return SQ_RETRY;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->nranges);
-    for (int i = 0; i < c->nranges; i++)
-        rd_kafka_topic_partition_list_add(l, c->ranges[i].topic, c->ranges[i].partition)->offset =
-            c->ranges[i].last + 1;
+    c->cur.epoch = c->producer ? sq_producer_seal(c->producer) : 0;
+    int rc = SQ_OK;
+    if (c->h->flush_start)
+        rc = c->h->flush_start(c->app);
+    else if (c->h->flush)
+        rc = c->h->flush(c->app);
+    c->cur.handler_done = !c->h->flush_start;
+    c->cur.sealed_us = sq_mono_us();
+    batch t = c->fl; /* the empty one, keeping its ranges' capacity */
+    c->fl = c->cur;
+    c->cur = t;
+    return rc == SQ_OK ? SQ_OK : SQ_RETRY;
+}
+
+/* Whether the batch in flight is durable; if so, stores offset+1 of its last message per partition.
+ * wait_ms 0: only asks; otherwise waits up to about that long. SQ_OK, SQ_PENDING or SQ_RETRY. */
+static int flight_poll(sq_consumer *c, int wait_ms)
+{
+    batch *b = &c->fl;
+    if (!in_flight(c))
+        return SQ_OK;
+    if (!b->handler_done) {
+        int rc = c->h->flush_done(c->app, wait_ms);
+        if (rc == SQ_PENDING) /* having waited, as long as a flush may take */
+            return wait_ms > 0 ? SQ_RETRY : SQ_PENDING;
+        if (rc != SQ_OK)
+            return SQ_RETRY;
+        b->handler_done = true;
+    }
+    if (c->producer) {
+        int rc = sq_producer_epoch_wait(c->producer, b->epoch, wait_ms);
+        if (rc != SQ_OK)
+            return rc;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(b->nranges);
+    for (int i = 0; i < b->nranges; i++)
+        rd_kafka_topic_partition_list_add(l, b->ranges[i].topic, b->ranges[i].partition)->offset = b->ranges[i].last + 1;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
     if (e)
         log_debug("kafka.offsets_store", "error=\"%s\" (partition no longer assigned)", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    sq_metric_observe(c->m_flush, (double)(sq_mono_us() - t0) / 1e6);
-    batch_reset(c);
+    sq_metric_observe(c->m_flush, (double)(sq_mono_us() - b->sealed_us) / 1e6);
+    batch_reset(b);
+    c->backoff_ms = 100; /* a batch went through: the dependencies are back */
     return SQ_OK;
 }
 
-/* Drops the batch's pending effects and seeks back so it is handled again. */
-static void batch_rewind(sq_consumer *c)
+/* Makes everything handled so far durable and its offsets stored, waiting for it. */
+static int drain(sq_consumer *c)
 {
+    int rc = flight_poll(c, 30000);
+    if (rc == SQ_OK && c->cur.pending && (rc = batch_seal(c)) == SQ_OK)
+        rc = flight_poll(c, 30000);
+    return rc == SQ_OK ? SQ_OK : SQ_RETRY;
+}
+
+static long pending(const sq_consumer *c) { return c->cur.pending + c->fl.pending; }
+
+/* Drops both batches' pending effects and seeks back so they are handled again: every partition to the
+ * first offset either batch holds of it (the one in flight came first). */
+static void rewind_all(sq_consumer *c)
+{
+    if (in_flight(c) && !c->fl.handler_done && c->h->flush_done(c->app, 30000) == SQ_PENDING)
+        log_warn("kafka.rewind_unfinished", "the handler's flush still runs after 30 s; discarding anyway");
     if (c->h && c->h->discard)
         c->h->discard(c->app);
-    if (c->nranges) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(c->nranges);
-        for (int i = 0; i < c->nranges; i++)
-            rd_kafka_topic_partition_list_add(l, c->ranges[i].topic, c->ranges[i].partition)->offset =
-                c->ranges[i].first;
+    if (c->producer) {
+        sq_producer_wait(c->producer, 30000); /* every delivery report in, then forget the failures */
+        sq_producer_epochs_reset(c->producer);
+    }
+    int n = c->fl.nranges + c->cur.nranges;
+    if (n) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+        for (int i = 0; i < c->fl.nranges; i++)
+            rd_kafka_topic_partition_list_add(l, c->fl.ranges[i].topic, c->fl.ranges[i].partition)->offset =
+                c->fl.ranges[i].first;
+        for (int i = 0; i < c->cur.nranges; i++)
+            if (!batch_find(&c->fl, c->cur.ranges[i].topic, c->cur.ranges[i].partition))
+                rd_kafka_topic_partition_list_add(l, c->cur.ranges[i].topic, c->cur.ranges[i].partition)->offset =
+                    c->cur.ranges[i].first;
         rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
         if (e) {
             log_warn("kafka.seek_failed", "error=\"%s\"", rd_kafka_error_string(e));
@@ -126,7 +198,8 @@ static void batch_rewind(sq_consumer *c)
         rd_kafka_topic_partition_list_destroy(l);
     }
     sq_metric_add(c->m_retry, 1);
-    batch_reset(c);
+    batch_reset(&c->fl);
+    batch_reset(&c->cur);
 }
 
 static void log_parts(const char *event, const rd_kafka_topic_partition_list_t *parts)
@@ -157,11 +230,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         log_parts("kafka.revoked", parts);
         if (rd_kafka_assignment_lost(rk)) {
-            log_warn("kafka.assignment_lost", "pending=%ld (will be redelivered)", c->pending);
-            batch_rewind(c);
-        } else if (batch_commit(c) != SQ_OK) {
-            log_warn("kafka.revoke_flush_failed", "pending=%ld (will be redelivered)", c->pending);
-            batch_rewind(c);
+            log_warn("kafka.assignment_lost", "pending=%ld (will be redelivered)", pending(c));
+            rewind_all(c);
+        } else if (drain(c) != SQ_OK) {
+            log_warn("kafka.revoke_flush_failed", "pending=%ld (will be redelivered)", pending(c));
+            rewind_all(c);
         } else {
             rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
             if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -318,11 +391,19 @@ static void backoff_sleep(long *backoff_ms, volatile sig_atomic_t *running)
     *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
 }
 
+/* A failure of either batch: both are handled again after a capped backoff. */
+static void retry_later(sq_consumer *c, const char *why, volatile sig_atomic_t *running)
+{
+    log_warn("kafka.batch_retry", "pending=%ld backoff_ms=%ld reason=\"%s\"", pending(c), c->backoff_ms, why);
+    rewind_all(c);
+    backoff_sleep(&c->backoff_ms, running);
+}
+
 int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig_atomic_t *running)
 {
     c->h = h;
     c->app = app;
-    long backoff = 100;
+    c->backoff_ms = 100;
     int64_t last_tick = 0, last_lag = 0;
     char reason[64], detail[SQ_DL_DETAIL_MAX];
     while (*running) {
@@ -337,14 +418,30 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
             update_lag(c);
             last_lag = now;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, c->pending ? 0 : 100);
+        if (in_flight(c)) {
+            int rc = flight_poll(c, 0);
+            if (rc == SQ_RETRY) {
+                retry_later(c, "flush failed", running);
+                continue;
+            }
+        }
+        bool full = c->cur.pending >= c->cfg->kafka_batch_max;
+        if (c->cur.pending && (full || now - c->cur.started_us >= c->cfg->kafka_batch_ms * 1000)) {
+            /* due: wait for the batch in flight only when this one is full (backpressure) */
+            int rc = in_flight(c) && full ? flight_poll(c, 30000) : SQ_OK;
+            if (rc == SQ_OK && !in_flight(c))
+                rc = batch_seal(c);
+            if (rc == SQ_RETRY) {
+                retry_later(c, "flush failed", running);
+                continue;
+            }
+        }
+        /* with a flush in flight, wake often to notice its end; idle, wait for input */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, in_flight(c) ? 1 : c->cur.pending ? 0 : 100);
         if (!m) {
-            if (c->pending && batch_commit(c) != SQ_OK) {
-                log_warn("kafka.batch_retry", "pending=%ld backoff_ms=%ld", c->pending, backoff);
-                batch_rewind(c);
-                backoff_sleep(&backoff, running);
-            } else if (!c->pending) {
-                backoff = 100;
+            if (c->cur.pending && !in_flight(c)) { /* caught up: make what we have durable */
+                if (batch_seal(c) != SQ_OK)
+                    retry_later(c, "flush failed", running);
             }
             continue;
         }
@@ -355,16 +452,16 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
                 log_warn("kafka.consume_error", "error=\"%s\"", rd_kafka_message_errstr(m));
             }
             rd_kafka_message_destroy(m);
-            if (eof && c->cfg->kafka_stop_at_end && (!c->pending || batch_commit(c) == SQ_OK) && read_to_end(c)) {
+            if (eof && c->cfg->kafka_stop_at_end && drain(c) == SQ_OK && read_to_end(c)) {
                 log_info("kafka.end_reached", "every assigned partition is read and committed; stopping");
                 return SQ_OK;
             }
             continue;
         }
-        if (c->pending == 0)
-            c->batch_started_us = now;
-        batch_track(c, m);
-        c->pending++;
+        if (c->cur.pending == 0)
+            c->cur.started_us = now;
+        batch_track(&c->cur, m);
+        c->cur.pending++;
         topic_metrics *t = metrics_for(c, rd_kafka_topic_name(m->rkt));
         sq_metric_add(t->in, 1);
         int64_t ts = rd_kafka_message_timestamp(m, NULL);
@@ -375,19 +472,8 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
         if (rc == SQ_INVALID)
             rc = sq_consumer_deadletter(c, m, reason[0] ? reason : "invalid", detail);
         rd_kafka_message_destroy(m);
-        if (rc != SQ_OK) {
-            log_warn("kafka.handle_retry", "pending=%ld backoff_ms=%ld reason=\"%s\"", c->pending, backoff, detail);
-            batch_rewind(c);
-            backoff_sleep(&backoff, running);
-            continue;
-        }
-        if (c->pending >= c->cfg->kafka_batch_max ||
-            sq_mono_us() - c->batch_started_us >= c->cfg->kafka_batch_ms * 1000) {
-            if (batch_commit(c) != SQ_OK) {
-                batch_rewind(c);
-                backoff_sleep(&backoff, running);
-            }
-        }
+        if (rc != SQ_OK)
+            retry_later(c, detail[0] ? detail : "handle failed", running);
     }
     return SQ_OK;
 }
@@ -396,18 +482,20 @@ void sq_consumer_close(sq_consumer *c)
 {
     if (!c)
         return;
-    if (c->pending && batch_commit(c) != SQ_OK) {
-        log_warn("kafka.close_unflushed", "pending=%ld (will be redelivered)", c->pending);
+    if (pending(c) && drain(c) != SQ_OK) {
+        log_warn("kafka.close_unflushed", "pending=%ld (will be redelivered)", pending(c));
         if (c->h && c->h->discard)
             c->h->discard(c->app);
-        batch_reset(c);
+        batch_reset(&c->fl);
+        batch_reset(&c->cur);
     }
     rd_kafka_resp_err_t ce = rd_kafka_commit(c->rk, NULL, 0);
     if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("kafka.commit_failed", "error=\"%s\"", rd_kafka_err2str(ce));
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
-    free(c->ranges);
+    free(c->fl.ranges);
+    free(c->cur.ranges);
     free(c);
 }
 

@@ -10,10 +10,17 @@
  * rebalances in librdkafka 2.0.2), enable.auto.offset.store=false with
  * auto-commit on, cooperative-sticky assignment. Messages are handled one by
  * one and grouped in a batch; a batch is made durable (the handler's flush,
- * then every produced message acknowledged) before the offsets of its
- * messages are stored (offset + 1). So an offset is committed only after
- * the effects of its message are durable. On a revocation or a stop the
- * batch in flight is made durable and committed synchronously first.
+ * and every message produced while it was handled acknowledged) before the
+ * offsets of its messages are stored (offset + 1). So an offset is committed
+ * only after the effects of its message are durable.
+ *
+ * Pipelined: while one batch is being made durable the loop handles the next
+ * messages into a new batch, so a stage does not hold its input while Kafka
+ * (or the handler's store) acknowledges the previous batch. At most one batch
+ * is in flight; the next is sealed when it is full or the input is idle and
+ * the one in flight is done. If either fails, both are discarded and handled
+ * again from their first offsets. On a revocation or a stop both are made
+ * durable and committed synchronously first.
  *
  * A handler returns:
  *   SQ_OK       handled; effects pending until the next flush;
@@ -60,6 +67,17 @@ int sq_producer_send_sync(sq_producer *p, const char *topic, const void *key, si
 /* Waits until every message sent so far is acknowledged or failed. SQ_OK if none failed since the
  * previous wait, SQ_RETRY if some failed or the timeout passed. */
 int sq_producer_wait(sq_producer *p, int timeout_ms);
+/*
+ * Epochs, for a loop that goes on sending while it waits for earlier messages: sq_producer_seal()
+ * closes the epoch that messages sent so far joined (returning it) and opens the next.
+ * sq_producer_epoch_wait() serves delivery reports until every message of that epoch is acknowledged
+ * (SQ_OK) or one failed (SQ_RETRY); when timeout_ms passes first: SQ_PENDING if it was 0, else SQ_RETRY.
+ * Keep at most three sealed epochs unresolved. After a failure, once everything in flight has
+ * completed (sq_producer_wait), sq_producer_epochs_reset() forgets the failures.
+ */
+unsigned sq_producer_seal(sq_producer *p);
+int sq_producer_epoch_wait(sq_producer *p, unsigned epoch, int timeout_ms);
+void sq_producer_epochs_reset(sq_producer *p);
 /* Serves delivery reports without waiting. */
 void sq_producer_poll(sq_producer *p);
 long sq_producer_in_flight(const sq_producer *p);
@@ -76,7 +94,14 @@ typedef struct sq_handler {
     /* Optional: make the batch's effects durable (e.g. commit a database transaction).
      * SQ_OK or SQ_RETRY. Messages produced through the loop's producer need no flush here. */
     int (*flush)(void *app);
-    /* Optional: drop pending effects of a failed batch (it will be handled again). */
+    /* Optional, instead of flush: start making the batch's effects durable in the background and
+     * take the next messages into a new batch at once (SQ_OK or SQ_RETRY). flush_done then says
+     * whether the started flush finished: SQ_OK durable, SQ_RETRY failed, SQ_PENDING not yet after
+     * waiting up to wait_ms (0: do not wait); asked again after it answered, it answers the same. */
+    int (*flush_start)(void *app);
+    int (*flush_done)(void *app, int wait_ms);
+    /* Optional: drop the pending effects of every batch not yet durable (they will be handled again).
+     * The loop gives a started flush 30 s to end first; one still running must be waited for here. */
     void (*discard)(void *app);
     /* Optional: called about every 100 ms and after every batch, for timers. */
     void (*tick)(void *app);

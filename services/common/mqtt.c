@@ -73,14 +73,7 @@ static void waiter_finish(waiter *w, int rc, int code)
 /* Waits, then releases the caller's reference. Returns the rc or SQ_RETRY on timeout. */
 static int waiter_wait(waiter *w, int timeout_ms, int *code)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = sq_deadline_ms(timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (!w->done)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)

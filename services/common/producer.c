@@ -1,6 +1,7 @@
 /*
  * producer.c — the idempotent producer with delivery accounting (see kafka.h).
  */
+#include "epochs.h"
 #include "kafka_internal.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +19,7 @@ struct sq_producer {
     rd_kafka_t *rk;
     _Atomic long in_flight;
     _Atomic long failed;
+    sq_epochs epochs; /* which batch's messages are acknowledged (see sq_producer_seal) */
     _Atomic bool fatal;
     _Atomic bool poller_run;
     bool has_poller;
@@ -26,15 +28,20 @@ struct sq_producer {
     sq_metric *m_out, *m_out_err;
 };
 
+/* A message's opaque: its delivery callback and epoch slot, or, without a callback, just the slot
+ * tagged as (void *)(slot + 1) (no allocation per message; a real pointer is never that small). */
 typedef struct {
     sq_delivery_fn fn;
     void *opaque;
+    unsigned slot;
 } delivery;
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sq_producer *p = opaque;
-    delivery *d = m->_private;
+    uintptr_t tag = (uintptr_t)m->_private;
+    delivery *d = tag > SQ_EPOCHS ? m->_private : NULL;
+    unsigned slot = d ? d->slot : (unsigned)tag - 1;
     if (m->err) {
         atomic_fetch_add(&p->failed, 1);
         sq_metric_add(p->m_out_err, 1);
@@ -47,6 +54,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         d->fn(d->opaque, m->err, m->partition, m->offset);
         free(d);
     }
+    sq_epochs_end(&p->epochs, slot, m->err == 0);
     atomic_fetch_sub(&p->in_flight, 1);
 }
 
@@ -60,6 +68,8 @@ sq_producer *sq_producer_new(const sq_common_config *c, const char *const *extra
 {
     sq_producer *p = calloc(1, sizeof *p);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (p)
+        sq_epochs_init(&p->epochs);
     char linger[24];
     snprintf(linger, sizeof linger, "%ld", c->kafka_linger_ms);
     if (!p || sq_kafka_conf_set(conf, "bootstrap.servers", c->kafka_brokers, err, errlen) ||
@@ -89,6 +99,8 @@ sq_producer *sq_producer_new(const sq_common_config *c, const char *const *extra
 fail:
     if (conf && !(p && p->rk))
         rd_kafka_conf_destroy(conf);
+    if (p)
+        sq_epochs_destroy(&p->epochs);
     free(p);
     return NULL;
 }
@@ -114,16 +126,21 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque)
 {
+    unsigned slot = sq_epochs_join(&p->epochs);
     delivery *d = NULL;
+    void *tag = (void *)(uintptr_t)(slot + 1);
     if (fn) {
         d = malloc(sizeof *d);
         if (!d) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
+            sq_epochs_end(&p->epochs, slot, true);
             return SQ_NOMEM;
         }
         d->fn = fn;
         d->opaque = opaque;
+        d->slot = slot;
+        tag = d;
     }
     atomic_fetch_add(&p->in_flight, 1);
     int64_t deadline = sq_mono_us() + (int64_t)p->msg_timeout_ms * 1000;
@@ -133,11 +150,11 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
             e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                                  RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
         else
             e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(tag),
                                   RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || sq_mono_us() > deadline)
             break;
@@ -148,6 +165,7 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
     }
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return SQ_OK;
+    sq_epochs_end(&p->epochs, slot, true); /* refused at once: the caller hears of it here */
     atomic_fetch_sub(&p->in_flight, 1);
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
@@ -209,6 +227,26 @@ int sq_producer_wait(sq_producer *p, int timeout_ms)
     return SQ_OK;
 }
 
+unsigned sq_producer_seal(sq_producer *p) { return sq_epochs_seal(&p->epochs); }
+
+int sq_producer_epoch_wait(sq_producer *p, unsigned epoch, int timeout_ms)
+{
+    int64_t deadline = sq_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        if (!p->has_poller)
+            rd_kafka_poll(p->rk, 0);
+        int rc = sq_epochs_wait(&p->epochs, epoch, p->has_poller && timeout_ms > 0 ? 1 : 0);
+        if (rc != SQ_PENDING)
+            return rc;
+        if (sq_mono_us() >= deadline)
+            return timeout_ms > 0 ? SQ_RETRY : SQ_PENDING;
+        if (!p->has_poller)
+            rd_kafka_poll(p->rk, 1);
+    }
+}
+
+void sq_producer_epochs_reset(sq_producer *p) { sq_epochs_forgive(&p->epochs); }
+
 void sq_producer_poll(sq_producer *p)
 {
     if (!p->has_poller)
@@ -232,6 +270,7 @@ void sq_producer_free(sq_producer *p)
     if (rd_kafka_outq_len(p->rk) > 0)
         log_warn("kafka.unflushed", "messages=%d", rd_kafka_outq_len(p->rk));
     rd_kafka_destroy(p->rk);
+    sq_epochs_destroy(&p->epochs);
     free(p);
 }
 

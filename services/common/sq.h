@@ -2,8 +2,9 @@
  * sq.h — the error convention and small helpers shared by every Shequ module.
  *
  * Every fallible function returns an sq_rc: SQ_OK (0) on success or a negative
- * code. Functions that can explain a failure take a caller-owned buffer
- * `char *err, size_t errlen` and leave a one-line reason there.
+ * code; functions that ask whether something started has finished may also
+ * return SQ_PENDING (positive). Functions that can explain a failure take a
+ * caller-owned buffer `char *err, size_t errlen` and leave a one-line reason there.
  */
 #ifndef SQ_H
 #define SQ_H
@@ -19,6 +20,7 @@ typedef enum sq_rc {
     SQ_INVALID = -3,   /* the input is bad; retrying will not help (dead letter it) */
     SQ_NOTFOUND = -4,
     SQ_NOMEM = -5,
+    SQ_PENDING = 1,    /* not a failure: started and not finished yet; ask again */
 } sq_rc;
 
 const char *sq_rc_str(int rc);

@@ -23,6 +23,7 @@ const char *sq_rc_str(int rc)
     case SQ_INVALID: return "invalid";
     case SQ_NOTFOUND: return "not_found";
     case SQ_NOMEM: return "no_memory";
+    case SQ_PENDING: return "pending";
     default: return "unknown";
     }
 }
@@ -50,6 +51,26 @@ int64_t sq_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * SQ_US_PER_S + ts.tv_nsec / 1000;
+}
+
+struct timespec sq_deadline_ms(long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+int sq_thread_join_ms(pthread_t t, long wait_ms)
+{
+    struct timespec until = sq_deadline_ms(wait_ms);
+    int e = wait_ms > 0 ? pthread_timedjoin_np(t, NULL, &until) : pthread_tryjoin_np(t, NULL);
+    return e == 0 ? SQ_OK : SQ_PENDING;
 }
 
 void sq_sleep_ms(long ms)

@@ -4,9 +4,11 @@
 #ifndef SQ_UTIL_H
 #define SQ_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <time.h>
 
 #define SQ_UUID_LEN 37   /* 36 characters and the NUL */
 #define SQ_US_PER_S 1000000LL
@@ -15,6 +17,10 @@
 int64_t sq_now_us(void);            /* wall clock, UTC microseconds */
 int64_t sq_mono_us(void);           /* monotonic clock, microseconds */
 void sq_sleep_ms(long ms);
+/* The wall-clock instant ms from now, for pthread's timed waits. */
+struct timespec sq_deadline_ms(long ms);
+/* Joins t if it ends within wait_ms (0: only if it has ended): SQ_OK, or SQ_PENDING while it runs. */
+int sq_thread_join_ms(pthread_t t, long wait_ms);
 
 /* Random version-4 UUID into out[SQ_UUID_LEN]. */
 void sq_uuid4(char out[SQ_UUID_LEN]);

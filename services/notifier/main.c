@@ -43,7 +43,8 @@ int main(int argc, char **argv)
         log_error("consumer.failed", "error=\"%s\"", err);
         return 2;
     }
-    sq_handler h = { .handle = notifier_handle, .flush = notifier_flush, .discard = notifier_discard };
+    sq_handler h = { .handle = notifier_handle, .flush_start = notifier_flush_start,
+                     .flush_done = notifier_flush_done, .discard = notifier_discard };
     rc = sq_consumer_run(c, &h, n, &sq_running);
     sq_consumer_close(c);
     sq_mqtt_free(mqtt);

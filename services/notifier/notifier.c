@@ -1,6 +1,7 @@
 /*
  * notifier.c — rendering notifications and publishing them with acknowledgements.
  */
+#include "epochs.h"
 #include "notifier.h"
 #include "shequ/v1/notify.pb-c.h"
 
@@ -14,9 +15,9 @@ struct notifier {
     sq_mqtt *mqtt;
     unsigned char key[SQ_PHONE_KEY_BYTES];
     bool have_key;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    long pending, failed;
+    sq_epochs acks; /* publishes by batch */
+    struct slot { notifier *n; unsigned slot; } slots[SQ_EPOCHS]; /* each publish's callback context */
+    unsigned sealed; /* the batch being made durable */
     sq_metric *m_published, *m_failed;
 };
 
@@ -27,8 +28,9 @@ notifier *notifier_new(sq_mqtt *mqtt, const unsigned char *phone_key, bool have_
     if (have_key)
         memcpy(n->key, phone_key, SQ_PHONE_KEY_BYTES);
     n->have_key = have_key;
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cv, NULL);
+    sq_epochs_init(&n->acks);
+    for (unsigned i = 0; i < SQ_EPOCHS; i++)
+        n->slots[i] = (struct slot){ n, i };
     n->m_published = sq_metric_counter("shequ_notifications_published_total", NULL, "notifications acknowledged by the broker");
     n->m_failed = sq_metric_counter("shequ_notifications_failed_total", NULL, "publishes the broker did not acknowledge");
     return n;
@@ -38,8 +40,7 @@ void notifier_free(notifier *n)
 {
     if (!n)
         return;
-    pthread_mutex_destroy(&n->mu);
-    pthread_cond_destroy(&n->cv);
+    sq_epochs_destroy(&n->acks);
     free(n);
 }
 
@@ -108,13 +109,9 @@ int notifier_render(const void *arg, const unsigned char *phone_key, bool have_k
 
 static void published(void *ctx, int rc)
 {
-    notifier *n = ctx;
-    pthread_mutex_lock(&n->mu);
-    n->pending--;
-    if (rc != SQ_OK)
-        n->failed++;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    struct slot *s = ctx;
+    notifier *n = s->n;
+    sq_epochs_end(&n->acks, s->slot, rc == SQ_OK);
     sq_metric_add(rc == SQ_OK ? n->m_published : n->m_failed, 1);
 }
 
@@ -134,45 +131,32 @@ int notifier_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t
                        "recipient kind or id cannot be addressed");
     /* at most WINDOW publishes wait for the broker (Paho refuses more than its in-flight limit): the
      * consumer waits here instead of failing the batch and sending it all again */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&n->mu);
-    while (n->pending >= WINDOW && pthread_cond_timedwait(&n->cv, &n->mu, &until) == 0)
-        ;
-    n->pending++;
-    pthread_mutex_unlock(&n->mu);
-    rc = sq_mqtt_publish_async(n->mqtt, topic, payload, strlen(payload), 1, published, n);
+    sq_epochs_below(&n->acks, WINDOW, 10000);
+    unsigned slot = sq_epochs_join(&n->acks);
+    rc = sq_mqtt_publish_async(n->mqtt, topic, payload, strlen(payload), 1, published, &n->slots[slot]);
     free(payload);
     if (rc != SQ_OK) {
-        pthread_mutex_lock(&n->mu);
-        n->pending--;
-        pthread_mutex_unlock(&n->mu);
+        sq_epochs_end(&n->acks, slot, false);
         return sq_fail(detail, dlen, SQ_RETRY, "mqtt refused the publish (not connected)");
     }
     return SQ_OK;
 }
 
-int notifier_flush(void *arg)
+int notifier_flush_start(void *arg)
 {
     notifier *n = arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    pthread_mutex_lock(&n->mu);
-    while (n->pending > 0)
-        if (pthread_cond_timedwait(&n->cv, &n->mu, &ts) != 0)
-            break;
-    bool ok = n->pending == 0 && n->failed == 0;
-    n->failed = 0;
-    pthread_mutex_unlock(&n->mu);
-    return ok ? SQ_OK : SQ_RETRY;
+    n->sealed = sq_epochs_seal(&n->acks);
+    return SQ_OK;
+}
+
+int notifier_flush_done(void *arg, int wait_ms)
+{
+    notifier *n = arg;
+    return sq_epochs_wait(&n->acks, n->sealed, wait_ms);
 }
 
 void notifier_discard(void *arg)
 {
     notifier *n = arg;
-    pthread_mutex_lock(&n->mu);
-    n->failed = 0; /* publishes still in flight finish on their own; the batch is sent again */
-    pthread_mutex_unlock(&n->mu);
+    sq_epochs_forgive(&n->acks); /* publishes still in flight finish on their own; the batch is sent again */
 }

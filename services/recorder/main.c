@@ -34,7 +34,8 @@ int main(int argc, char **argv)
         log_error("consumer.failed", "error=\"%s\"", err);
         return 2;
     }
-    sq_handler h = { .handle = recorder_handle, .flush = recorder_flush, .discard = recorder_discard };
+    sq_handler h = { .handle = recorder_handle, .flush_start = recorder_flush_start,
+                     .flush_done = recorder_flush_done, .discard = recorder_discard };
     rc = sq_consumer_run(c, &h, r, &sq_running);
     sq_consumer_close(c);
     recorder_free(r);

@@ -20,27 +20,27 @@ lane *recorder_lane_for(recorder *r, const char *key)
 
 /* Notes the ticket row just written from start; an older snapshot of the same ticket from the same
  * partition earlier in the batch will not be written (the upsert would replace it anyway). */
-void lane_note_ticket_row(lane *ln, const char *ticket_id, size_t start, int32_t partition, int64_t offset,
+void lane_note_ticket_row(lanebuf *lb, const char *ticket_id, size_t start, int32_t partition, int64_t offset,
                           bool created)
 {
-    if (ln->nrows_at == ln->caprows_at) {
-        size_t cap = ln->caprows_at ? ln->caprows_at * 2 : 4096;
-        ticket_row_at *n = realloc(ln->rows_at, cap * sizeof *n);
+    if (lb->nrows_at == lb->caprows_at) {
+        size_t cap = lb->caprows_at ? lb->caprows_at * 2 : 4096;
+        ticket_row_at *n = realloc(lb->rows_at, cap * sizeof *n);
         if (!n) {
-            ln->buf[T_TICKETS].overflow = true; /* the batch is dropped and read again */
+            lb->buf[T_TICKETS].overflow = true; /* the batch is dropped and read again */
             return;
         }
-        ln->rows_at = n;
-        ln->caprows_at = cap;
+        lb->rows_at = n;
+        lb->caprows_at = cap;
     }
-    size_t idx = ln->nrows_at++;
-    ln->rows_at[idx] = (ticket_row_at){ start, partition, offset, false, created };
-    uintptr_t prev = (uintptr_t)sq_map_get(ln->newest, ticket_id);
-    if (prev && ln->rows_at[prev - 1].partition == partition && ln->rows_at[prev - 1].offset < offset) {
-        ln->rows_at[prev - 1].dead = true;
-        ln->rows_at[idx].born |= ln->rows_at[prev - 1].born;
+    size_t idx = lb->nrows_at++;
+    lb->rows_at[idx] = (ticket_row_at){ start, partition, offset, false, created };
+    uintptr_t prev = (uintptr_t)sq_map_get(lb->newest, ticket_id);
+    if (prev && lb->rows_at[prev - 1].partition == partition && lb->rows_at[prev - 1].offset < offset) {
+        lb->rows_at[prev - 1].dead = true;
+        lb->rows_at[idx].born |= lb->rows_at[prev - 1].born;
     }
-    sq_map_put(ln->newest, ticket_id, (void *)(uintptr_t)(idx + 1));
+    sq_map_put(lb->newest, ticket_id, (void *)(uintptr_t)(idx + 1));
 }
 
 /* --------------------------------------------------------------- decoding */
@@ -225,7 +225,7 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
     char json[2048];
     event_detail(e, json, sizeof json);
     lane *ln = recorder_lane_for(r, e->ticket_id);
-    copybuf *b = &ln->buf[T_EVENTS];
+    copybuf *b = &ln->fill->buf[T_EVENTS];
     copybuf_text(b, e->header->event_id);
     copybuf_text(b, e->ticket_id);
     copybuf_text(b, sq_ticket_event_type(e));
@@ -236,9 +236,9 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
     copybuf_int(b, m->offset);
     copybuf_end_row(b);
     if (e->state) {
-        size_t start = ln->buf[T_TICKETS].len;
-        ticket_row(&ln->buf[T_TICKETS], e->state, m->partition, m->offset);
-        lane_note_ticket_row(ln, e->ticket_id, start, m->partition, m->offset,
+        size_t start = ln->fill->buf[T_TICKETS].len;
+        ticket_row(&ln->fill->buf[T_TICKETS], e->state, m->partition, m->offset);
+        lane_note_ticket_row(ln->fill, e->ticket_id, start, m->partition, m->offset,
                         e->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED);
     } else {
         int reporters = 0, occurrences = 0, level = 0;
@@ -249,7 +249,7 @@ static int on_ticket_event(recorder *r, const rd_kafka_message_t *m, char *reaso
         else if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ESCALATED)
             level = e->escalated->level;
         if (reporters || occurrences || level) {
-            copybuf *c = &ln->buf[T_COUNTERS];
+            copybuf *c = &ln->fill->buf[T_COUNTERS];
             copybuf_text(c, e->ticket_id);
             copybuf_int(c, reporters);
             copybuf_int(c, occurrences);
@@ -276,7 +276,7 @@ static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, siz
         return SQ_OK; /* triage dead-letters undecodable reports; the dead letter is recorded from there */
     if (p->header && *p->header->event_id && *p->report_id && *p->header->community_id && *p->reporter_id &&
         *p->category) {
-        copybuf *b = &recorder_lane_for(r, p->report_id)->buf[T_REPORTS];
+        copybuf *b = &recorder_lane_for(r, p->report_id)->fill->buf[T_REPORTS];
         copybuf_text(b, p->report_id);
         copybuf_text(b, p->header->event_id);
         copybuf_text(b, p->header->community_id);
@@ -318,7 +318,7 @@ static int on_alarm(recorder *r, const rd_kafka_message_t *m, char *reason, size
     if (!a)
         return SQ_OK; /* triage dead-letters it */
     if (a->header && *a->header->event_id && *a->alarm_id && *a->device_id && *a->header->community_id && *a->type) {
-        copybuf *b = &recorder_lane_for(r, a->header->event_id)->buf[T_ALARMS];
+        copybuf *b = &recorder_lane_for(r, a->header->event_id)->fill->buf[T_ALARMS];
         copybuf_text(b, a->header->event_id);
         copybuf_text(b, a->alarm_id);
         copybuf_text(b, a->device_id);
@@ -348,7 +348,7 @@ static int on_deadletter(recorder *r, const rd_kafka_message_t *m)
     rd_kafka_headers_t *h = NULL;
     rd_kafka_message_headers(m, &h);
     char v[64];
-    copybuf *b = &r->lanes[0].buf[T_DEADLETTERS];
+    copybuf *b = &r->lanes[0].fill->buf[T_DEADLETTERS];
     copybuf_int(b, m->partition);
     copybuf_int(b, m->offset);
     copybuf_text(b, h && sq_header_get(h, "error", v, sizeof v) == SQ_OK ? v : "unknown");

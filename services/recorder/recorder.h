@@ -3,8 +3,9 @@
  * PostgreSQL (DESIGN.md §5).
  *
  * handle() decodes one message into COPY rows in memory, in the lane its ticket
- * (or input) id hashes to; flush() writes every lane of the batch at once, each over its own
- * connection in one transaction. Rows written only once per key (events,
+ * (or input) id hashes to; flush_start() hands the batch to one writer thread per lane, each
+ * writing over its own connection in one transaction, and the next batch is decoded meanwhile;
+ * flush_done() collects the outcome (the sq_handler contract in kafka.h). Rows written only once per key (events,
  * inputs, dead letters) are copied straight into their tables; a batch that
  * meets a key already there goes through a temporary staging table and
  * INSERT … ON CONFLICT DO NOTHING instead. Ticket rows (only the newest
@@ -31,7 +32,8 @@ typedef struct recorder_topics {
 recorder *recorder_new(const char *dsn, int connections, const recorder_topics *topics);
 void recorder_free(recorder *r);
 int recorder_handle(void *r, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen);
-int recorder_flush(void *r);
+int recorder_flush_start(void *r);
+int recorder_flush_done(void *r, int wait_ms);
 void recorder_discard(void *r);
 
 #endif

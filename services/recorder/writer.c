@@ -127,9 +127,13 @@ recorder *recorder_new(const char *dsn, int connections, const recorder_topics *
         lane *ln = &r->lanes[l];
         ln->r = r;
         ln->pg = sq_pg_new(dsn, 5, 60000, "recorder");
-        for (int i = 0; i < T_COUNT; i++)
-            copybuf_init(&ln->buf[i], BUF_MAX);
-        ln->newest = sq_map_new(8192);
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < T_COUNT; i++)
+                copybuf_init(&ln->side[k].buf[i], BUF_MAX);
+            ln->side[k].newest = sq_map_new(8192);
+        }
+        ln->fill = &ln->side[0];
+        ln->out = &ln->side[1];
     }
     r->m_rows = sq_metric_counter("shequ_recorder_rows_total", NULL, "rows written to PostgreSQL");
     r->m_events = sq_metric_counter("shequ_recorder_ticket_events_total", NULL,
@@ -140,16 +144,21 @@ recorder *recorder_new(const char *dsn, int connections, const recorder_topics *
     return r;
 }
 
+static void join_writers(recorder *r);
+
 void recorder_free(recorder *r)
 {
     if (!r)
         return;
+    join_writers(r);
     for (int l = 0; l < r->nlanes; l++) {
         lane *ln = &r->lanes[l];
-        for (int i = 0; i < T_COUNT; i++)
-            copybuf_free(&ln->buf[i]);
-        sq_map_free(ln->newest);
-        free(ln->rows_at);
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < T_COUNT; i++)
+                copybuf_free(&ln->side[k].buf[i]);
+            sq_map_free(ln->side[k].newest);
+            free(ln->side[k].rows_at);
+        }
         sq_pg_free(ln->pg);
     }
     free(r->lanes);
@@ -162,21 +171,40 @@ static int forget(void *ctx, const char *key, void *value)
     return 1;
 }
 
+static void lanebuf_reset(lanebuf *lb)
+{
+    for (int i = 0; i < T_COUNT; i++)
+        copybuf_reset(&lb->buf[i]);
+    sq_map_each(lb->newest, forget, NULL);
+    lb->nrows_at = 0;
+}
+
+/* Waits for the lanes' writers of a flush still running (their outcome is left in the lanes). */
+static void join_writers(recorder *r)
+{
+    for (int l = 0; l < r->nlanes; l++)
+        if (r->lanes[l].writing) {
+            pthread_join(r->lanes[l].thread, NULL);
+            r->lanes[l].writing = false;
+        }
+    if (r->state == WRITING)
+        r->state = WRITTEN;
+}
+
 void recorder_discard(void *arg)
 {
     recorder *r = arg;
+    join_writers(r);
     for (int l = 0; l < r->nlanes; l++) {
-        lane *ln = &r->lanes[l];
-        for (int i = 0; i < T_COUNT; i++)
-            copybuf_reset(&ln->buf[i]);
-        sq_map_each(ln->newest, forget, NULL);
-        ln->nrows_at = 0;
+        lanebuf_reset(&r->lanes[l].side[0]);
+        lanebuf_reset(&r->lanes[l].side[1]);
     }
+    r->state = IDLE;
 }
 
 /* Drops the dead ticket rows and moves those of tickets created in this batch to T_NEW_TICKETS, keeping the
  * others in order. */
-static void sort_ticket_rows(lane *ln)
+static void sort_ticket_rows(lanebuf *ln)
 {
     copybuf *b = &ln->buf[T_TICKETS], *born = &ln->buf[T_NEW_TICKETS];
     if (ln->nrows_at != b->rows)
@@ -256,14 +284,14 @@ static void *lane_flush(void *arg)
     ln->begin_us = sq_mono_us() - t0;
     bool new_staged = false;
     for (int i = 0; i < T_COUNT; i++) {
-        if (!ln->buf[i].rows)
+        if (!ln->out->buf[i].rows)
             continue;
         int64_t a = sq_mono_us();
         bool dup = false;
         if (direct_name[i]) {
             if ((rc = sq_pg_exec(ln->pg, "SAVEPOINT direct", 0, NULL, NULL, err, errlen)) != SQ_OK)
                 goto fail;
-            rc = copy_in(conn, r->copy_direct[i], &ln->buf[i], &dup, err, errlen);
+            rc = copy_in(conn, r->copy_direct[i], &ln->out->buf[i], &dup, err, errlen);
             if (rc == SQ_OK) {
                 ln->took[i] = sq_mono_us() - a;
                 continue;
@@ -276,7 +304,7 @@ static void *lane_flush(void *arg)
             (rc = sq_pg_exec(ln->pg, "DELETE FROM s_tickets", 0, NULL, NULL, err, errlen)) != SQ_OK)
             goto fail; /* the new tickets were staged there a moment ago */
         new_staged |= i == T_NEW_TICKETS;
-        if ((rc = copy_in(conn, r->copy_staged[i], &ln->buf[i], &dup, err, errlen)) != SQ_OK)
+        if ((rc = copy_in(conn, r->copy_staged[i], &ln->out->buf[i], &dup, err, errlen)) != SQ_OK)
             goto fail;
         if ((rc = sq_pg_exec(ln->pg, apply_sql[i], 0, NULL, NULL, err, errlen)) != SQ_OK)
             goto fail;
@@ -294,66 +322,90 @@ out:
     return NULL;
 }
 
-int recorder_flush(void *arg)
+int recorder_flush_start(void *arg)
 {
     recorder *r = arg;
-    size_t rows = 0;
-    lane *busy[MAX_LANES];
-    int nbusy = 0;
+    if (r->state == WRITING) { /* the loop waits for the end of a flush before starting the next */
+        log_error("recorder.flush_overlap", "a flush started while the last was not collected");
+        return SQ_RETRY;
+    }
     for (int l = 0; l < r->nlanes; l++) {
         lane *ln = &r->lanes[l];
-        sort_ticket_rows(ln);
+        lanebuf *t = ln->out;
+        ln->out = ln->fill;
+        ln->fill = t;
+        sort_ticket_rows(ln->out);
         ln->rows = 0;
         for (int i = 0; i < T_COUNT; i++) {
-            ln->rows += ln->buf[i].rows;
-            if (ln->buf[i].overflow) {
+            ln->rows += ln->out->buf[i].rows;
+            if (ln->out->buf[i].overflow) {
                 log_error("recorder.batch_too_large", "table=%d", i);
-                recorder_discard(r);
                 return SQ_RETRY;
             }
         }
-        rows += ln->rows;
+    }
+    r->flush_started_us = sq_mono_us();
+    r->state = WRITING;
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        ln->rc = SQ_OK;
         if (ln->rows)
-            busy[nbusy++] = ln;
+            ln->writing = pthread_create(&ln->thread, NULL, lane_flush, ln) == 0;
+        if (ln->rows && !ln->writing)
+            ln->rc = sq_fail(ln->err, sizeof ln->err, SQ_RETRY, "could not start the lane's writer");
     }
-    if (rows == 0)
-        return SQ_OK;
-    int64_t t0 = sq_mono_us();
-    /* every lane but the first in a thread of its own; the first in this one */
-    pthread_t th[MAX_LANES];
-    bool started[MAX_LANES];
-    for (int k = 1; k < nbusy; k++)
-        started[k] = pthread_create(&th[k], NULL, lane_flush, busy[k]) == 0;
-    lane_flush(busy[0]);
-    for (int k = 1; k < nbusy; k++) {
-        if (started[k])
-            pthread_join(th[k], NULL);
-        else
-            lane_flush(busy[k]);
-    }
+    return SQ_OK;
+}
+
+/* Collects the lanes' outcomes once every writer has ended. */
+static int collect(recorder *r)
+{
     int rc = SQ_OK;
-    for (int k = 0; k < nbusy; k++) {
-        lane *ln = busy[k];
+    size_t rows = 0;
+    for (int l = 0; l < r->nlanes; l++) {
+        lane *ln = &r->lanes[l];
+        rows += ln->rows;
+        if (!ln->rows)
+            continue;
         if (ln->rc != SQ_OK) {
-            log_warn("recorder.flush_failed", "lane=%td rows=%zu error=\"%s\"", ln - r->lanes, ln->rows, ln->err);
+            log_warn("recorder.flush_failed", "lane=%d rows=%zu error=\"%s\"", l, ln->rows, ln->err);
             rc = SQ_RETRY;
             continue;
         }
         sq_metric_add(r->m_staged, (uint64_t)ln->staged);
-        log_debug("recorder.flushed", "lane=%td rows=%zu new_tickets=%zu tickets=%zu staged=%d begin_ms=%.1f"
+        log_debug("recorder.flushed", "lane=%d rows=%zu new_tickets=%zu tickets=%zu staged=%d begin_ms=%.1f"
                   " events_ms=%.1f new_tickets_ms=%.1f tickets_ms=%.1f counters_ms=%.1f inputs_ms=%.1f commit_ms=%.1f",
-                  ln - r->lanes, ln->rows, ln->buf[T_NEW_TICKETS].rows, ln->buf[T_TICKETS].rows, ln->staged,
+                  l, ln->rows, ln->out->buf[T_NEW_TICKETS].rows, ln->out->buf[T_TICKETS].rows, ln->staged,
                   ln->begin_us / 1e3, ln->took[T_EVENTS] / 1e3, ln->took[T_NEW_TICKETS] / 1e3,
                   ln->took[T_TICKETS] / 1e3, ln->took[T_COUNTERS] / 1e3,
                   (ln->took[T_REPORTS] + ln->took[T_ALARMS] + ln->took[T_DEADLETTERS]) / 1e3, ln->commit_us / 1e3);
     }
     /* a lane that committed while another failed is written again with the batch: every write is idempotent */
-    if (rc != SQ_OK)
-        return SQ_RETRY;
-    sq_metric_add(r->m_rows, rows);
+    if (rc == SQ_OK) {
+        sq_metric_add(r->m_rows, rows);
+        for (int l = 0; l < r->nlanes; l++)
+            sq_metric_add(r->m_events, r->lanes[l].out->buf[T_EVENTS].rows);
+        sq_metric_observe(r->m_tx, (double)(sq_mono_us() - r->flush_started_us) / 1e6);
+    }
     for (int l = 0; l < r->nlanes; l++)
-        sq_metric_add(r->m_events, r->lanes[l].buf[T_EVENTS].rows);
-    sq_metric_observe(r->m_tx, (double)(sq_mono_us() - t0) / 1e6);
-    recorder_discard(r);
-    return SQ_OK;
+        lanebuf_reset(r->lanes[l].out);
+    return rc;
+}
+
+int recorder_flush_done(void *arg, int wait_ms)
+{
+    recorder *r = arg;
+    if (r->state == WRITING) {
+        int64_t until = sq_mono_us() + (int64_t)wait_ms * 1000;
+        for (int l = 0; l < r->nlanes; l++) {
+            lane *ln = &r->lanes[l];
+            long left = wait_ms > 0 ? (long)((until - sq_mono_us()) / 1000) : 0;
+            if (ln->writing && sq_thread_join_ms(ln->thread, left > 0 ? left : 0) != SQ_OK)
+                return SQ_PENDING;
+            ln->writing = false;
+        }
+        r->written_rc = collect(r);
+        r->state = WRITTEN;
+    }
+    return r->state == WRITTEN ? r->written_rc : SQ_OK;
 }

@@ -6,7 +6,10 @@
  *    effect still counts each event once;
  *  - a clean stop commits, so a restart re-handles nothing;
  *  - poison messages land on deadletter.v1 with their headers while the
- *    consumer keeps going.
+ *    consumer keeps going;
+ *  - the same with a handler that flushes in the background while the next
+ *    batch is handled (flush_start/flush_done), and a flush that fails halfway
+ *    hands out again both the failed batch and the one filling behind it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,9 +57,12 @@ static size_t report_bytes(uint8_t *buf, size_t cap, const char *event_id, int i
     return shequ__v1__resident_report__pack(&r, buf);
 }
 
+static bool async_flush;  /* the daemons started next flush in the background */
+static long fail_every;   /* ... and fail every Nth flush halfway */
+
 static pid_t start_consumer_admin(const char *topic, const char *ns, const char *group, long crash_after, int admin_port)
 {
-    static char env[9][256];
+    static char env[11][256];
     char path[512];
     ts_build_path(path, sizeof path, "tests/integration/loop_consumer");
     snprintf(env[0], sizeof env[0], "SHEQU_TEST_TOPIC=%s", topic);
@@ -67,7 +73,9 @@ static pid_t start_consumer_admin(const char *topic, const char *ns, const char 
     snprintf(env[5], sizeof env[5], "SHEQU_KAFKA_BROKERS=%s", ts_env("KAFKA_BROKERS"));
     snprintf(env[6], sizeof env[6], "SHEQU_REDIS_URL=%s", ts_env("REDIS_URL"));
     snprintf(env[7], sizeof env[7], "SHEQU_ADMIN_PORT=%d", admin_port);
-    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], NULL };
+    snprintf(env[8], sizeof env[8], "SHEQU_TEST_ASYNC=%s", async_flush ? "true" : "false");
+    snprintf(env[9], sizeof env[9], "SHEQU_TEST_FAIL_EVERY=%ld", fail_every);
+    char *e[] = { env[0], env[1], env[2], env[3], env[4], env[5], env[6], env[7], env[8], env[9], NULL };
     char *argv[] = { path, NULL };
     return ts_spawn(argv, e);
 }
@@ -107,7 +115,7 @@ static void produce_through_shared_producer(const char *topic, int n, char ids[]
     sq_producer_free(p);
 }
 
-static void kill9_then_restart_redelivers_and_effect_counts_once(void **state)
+static void kill9_scenario(void)
 {
     enum { N = 300 };
     char topic[128], ns[128], group[128];
@@ -149,6 +157,53 @@ static void kill9_then_restart_redelivers_and_effect_counts_once(void **state)
     st = ts_stop(pid, false);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_int_equal(redis_long("GET %s:handled", ns), handled2);
+    ts_delete_topic(topic);
+}
+
+static void kill9_then_restart_redelivers_and_effect_counts_once(void **state)
+{
+    async_flush = false;
+    kill9_scenario();
+}
+
+static void kill9_with_background_flush(void **state)
+{
+    async_flush = true;
+    kill9_scenario();
+    async_flush = false;
+}
+
+static void failed_background_flush_hands_out_both_batches_again(void **state)
+{
+    enum { N = 600 };
+    char topic[128], ns[128], group[128];
+    static char ids[N][SQ_UUID_LEN];
+    ts_unique(topic, sizeof topic, "test.loopfail");
+    ts_unique(ns, sizeof ns, "test:loopfail");
+    ts_unique(group, sizeof group, "test.loopfail.group");
+    assert_int_equal(ts_create_topic(topic, 3), 0);
+    produce_through_shared_producer(topic, N, ids);
+
+    async_flush = true;
+    fail_every = 3;
+    pid_t pid = start_consumer(topic, ns, group, 0);
+    bool all = wait_for_count(ns, N, 90000);
+    sq_sleep_ms(1500);
+    int st = ts_stop(pid, false);
+    fail_every = 0;
+    assert_true(all);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    long handled = redis_long("GET %s:handled", ns);
+    assert_int_equal(redis_long("SCARD %s:done", ns), N); /* none lost */
+    assert_true(handled > N);                             /* the failed halves were written twice */
+
+    /* everything was committed in the end: a restart handles nothing again */
+    pid = start_consumer(topic, ns, group, 0);
+    sq_sleep_ms(4000);
+    st = ts_stop(pid, false);
+    async_flush = false;
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(redis_long("GET %s:handled", ns), handled);
     ts_delete_topic(topic);
 }
 
@@ -245,6 +300,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kill9_then_restart_redelivers_and_effect_counts_once),
         cmocka_unit_test(poison_goes_to_deadletter_and_consumer_goes_on),
+        cmocka_unit_test(kill9_with_background_flush),
+        cmocka_unit_test(failed_background_flush_hands_out_both_batches_again),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
