@@ -174,6 +174,14 @@ static int64_t floor_div(int64_t a, int64_t b)
     return q;
 }
 
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Written digit by digit: the recorder formats several instants per event, and snprintf's cost showed. */
 static char *fmt_instant(int64_t us, int64_t offset_us, bool frac, char *out, size_t outlen)
 {
     int64_t local = us + offset_us;
@@ -184,14 +192,44 @@ static char *fmt_instant(int64_t us, int64_t offset_us, bool frac, char *out, si
     sq_civil_from_days(days, &y, &m, &d);
     int64_t secs = rem / SQ_US_PER_S;
     int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60), ss = (int)(secs % 60);
-    if (offset_us == 0 && frac)
-        snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ", y, m, d, hh, mm, ss,
-                 (long long)(rem % SQ_US_PER_S));
-    else if (offset_us == 0)
-        snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, hh, mm, ss);
-    else
-        snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02d+%02d:%02d", y, m, d, hh, mm, ss,
-                 (int)(offset_us / 3600 / SQ_US_PER_S), (int)(offset_us / 60 / SQ_US_PER_S % 60));
+    char t[40], *p = t;
+    if (y < 0 || y > 9999) { /* not a date this system meets; no fraction */
+        if (offset_us == 0)
+            snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02dZ", y, m, d, hh, mm, ss);
+        else
+            snprintf(out, outlen, "%04d-%02u-%02uT%02d:%02d:%02d+%02d:%02d", y, m, d, hh, mm, ss,
+                     (int)(offset_us / 3600 / SQ_US_PER_S), (int)(offset_us / 60 / SQ_US_PER_S % 60));
+        return out;
+    }
+    p = put2(put2(p, y / 100), y % 100);
+    *p++ = '-';
+    p = put2(p, (int)m);
+    *p++ = '-';
+    p = put2(p, (int)d);
+    *p++ = 'T';
+    p = put2(p, hh);
+    *p++ = ':';
+    p = put2(p, mm);
+    *p++ = ':';
+    p = put2(p, ss);
+    if (offset_us == 0 && frac) {
+        int f = (int)(rem % SQ_US_PER_S);
+        *p++ = '.';
+        for (int i = 5; i >= 0; i--, f /= 10)
+            p[i] = (char)('0' + f % 10);
+        p += 6;
+    }
+    if (offset_us == 0) {
+        *p++ = 'Z';
+    } else {
+        int oh = (int)(offset_us / 3600 / SQ_US_PER_S), om = (int)(offset_us / 60 / SQ_US_PER_S % 60);
+        *p++ = '+';
+        p = put2(p, oh);
+        *p++ = ':';
+        p = put2(p, om);
+    }
+    *p = '\0';
+    sq_strlcpy_utf8(out, t, outlen);
     return out;
 }
 

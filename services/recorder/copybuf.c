@@ -96,9 +96,15 @@ void copybuf_null(copybuf *b)
 
 void copybuf_int(copybuf *b, long long v)
 {
-    char t[32];
+    char t[24], *p = t + sizeof t;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
     sep(b);
-    raw(b, t, (size_t)snprintf(t, sizeof t, "%lld", v));
+    raw(b, p, (size_t)(t + sizeof t - p));
 }
 
 void copybuf_bool(copybuf *b, bool v)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -33,6 +34,36 @@ static void fields_and_escapes(void **state)
     assert_memory_equal(b.data, want, b.len);
     assert_int_equal(b.rows, 1);
     copybuf_free(&b);
+}
+
+/* Integers are written digit by digit: the extremes and both sides of every power of ten, against snprintf. */
+static void check_int(long long v)
+{
+    copybuf b;
+    copybuf_init(&b, 1 << 10);
+    copybuf_int(&b, v);
+    char want[32];
+    snprintf(want, sizeof want, "%lld", v);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    copybuf_free(&b);
+}
+
+static void integers(void **state)
+{
+    (void)state;
+    check_int(0);
+    check_int(9223372036854775807LL);
+    check_int(-9223372036854775807LL - 1);
+    long long p = 1;
+    for (int e = 0; e <= 18; e++) { /* 10^0 .. 10^18 */
+        check_int(p);
+        check_int(p - 1);
+        check_int(-p);
+        check_int(1 - p);
+        if (e < 18)
+            p *= 10;
+    }
 }
 
 static void times_and_shanghai_days(void **state)
@@ -102,6 +133,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fields_and_escapes),
+        cmocka_unit_test(integers),
         cmocka_unit_test(times_and_shanghai_days),
         cmocka_unit_test(rows_move_whole),
         cmocka_unit_test(capped),

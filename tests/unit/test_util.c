@@ -27,6 +27,42 @@ static void rfc3339_round_trip(void **state)
     assert_int_equal(us, -1000000);
 }
 
+/* The formatter writes digit by digit: every field's padding and carry, against snprintf's answer. */
+static void rfc3339_format_edges(void **state)
+{
+    char buf[64];
+    assert_string_equal(sq_fmt_rfc3339(0, buf, sizeof buf), "1970-01-01T00:00:00.000000Z");
+    assert_string_equal(sq_fmt_rfc3339(-1, buf, sizeof buf), "1969-12-31T23:59:59.999999Z");
+    assert_string_equal(sq_fmt_rfc3339(7, buf, sizeof buf), "1970-01-01T00:00:00.000007Z");
+    assert_string_equal(sq_fmt_rfc3339(1795977000123456LL, buf, sizeof buf), "2026-11-29T18:30:00.123456Z");
+    assert_string_equal(sq_fmt_shanghai(1795977000123456LL, buf, sizeof buf), "2026-11-30T02:30:00+08:00");
+    assert_string_equal(sq_fmt_shanghai(-1, buf, sizeof buf), "1970-01-01T07:59:59+08:00");
+    /* the last microsecond of 9999 in UTC and in Shanghai */
+    assert_string_equal(sq_fmt_rfc3339(253402300799999999LL, buf, sizeof buf), "9999-12-31T23:59:59.999999Z");
+    assert_string_equal(sq_fmt_shanghai(253402300799999999LL - 8 * 3600 * SQ_US_PER_S, buf, sizeof buf),
+                        "9999-12-31T23:59:59+08:00");
+    /* a buffer too small is cut, still terminated */
+    char small[11];
+    assert_string_equal(sq_fmt_rfc3339(0, small, sizeof small), "1970-01-01");
+    /* every second of one day, and a spread of instants over the years, as snprintf would write them */
+    for (int64_t us = -3LL * 86400 * SQ_US_PER_S; us < 400LL * 365 * 86400 * SQ_US_PER_S; us += 97LL * 86400 * SQ_US_PER_S + 3607000001LL) {
+        int64_t days = us >= 0 ? us / (86400 * SQ_US_PER_S) : -((-us + 86400 * SQ_US_PER_S - 1) / (86400 * SQ_US_PER_S));
+        int64_t rem = us - days * 86400 * SQ_US_PER_S;
+        int y;
+        unsigned m, d;
+        sq_civil_from_days(days, &y, &m, &d);
+        char want[64];
+        snprintf(want, sizeof want, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ", y, m, d, (int)(rem / 3600000000LL),
+                 (int)(rem / 60000000 % 60), (int)(rem / 1000000 % 60), (long long)(rem % 1000000));
+        assert_string_equal(sq_fmt_rfc3339(us, buf, sizeof buf), want);
+    }
+    for (int s = 0; s < 86400; s++) {
+        char want[64];
+        snprintf(want, sizeof want, "2026-11-26T%02d:%02d:%02d.000000Z", s / 3600, s / 60 % 60, s % 60);
+        assert_string_equal(sq_fmt_rfc3339((1795651200LL + s) * SQ_US_PER_S, buf, sizeof buf), want);
+    }
+}
+
 static void rfc3339_rejects(void **state)
 {
     int64_t us;
@@ -143,7 +179,8 @@ static void phone_sealing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(rfc3339_rejects),
+        cmocka_unit_test(rfc3339_round_trip),
+        cmocka_unit_test(rfc3339_format_edges), cmocka_unit_test(rfc3339_rejects),
         cmocka_unit_test(shanghai_day_boundary), cmocka_unit_test(uuids),
         cmocka_unit_test(join),
         cmocka_unit_test(utf8), cmocka_unit_test(phone_masking), cmocka_unit_test(phone_sealing),
