@@ -196,6 +196,69 @@ static int collect_notified(void *ctx, const char *ticket, void *value)
     return 0;
 }
 
+/* ------------------------------------------------ closing the run's tickets */
+
+typedef struct {
+    run_state *s;
+    char **ids;
+    long n, next, cancelled;
+    pthread_mutex_t lock;
+} cancel_state;
+
+static int list_ticket(void *ctx, const char *ticket, void *value)
+{
+    cancel_state *c = ctx;
+    c->ids[c->n++] = strdup(ticket);
+    return 0;
+}
+
+/* Cancels tickets from the shared list over one keep-alive connection, as the community's supervisor. */
+static void *canceller(void *arg)
+{
+    cancel_state *c = arg;
+    int fd = http_connect(c->s->port);
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        long i = c->next < c->n ? c->next++ : -1;
+        pthread_mutex_unlock(&c->lock);
+        if (i < 0 || fd < 0)
+            break;
+        char path[128], body[256], resp[1024];
+        snprintf(path, sizeof path, "/v1/tickets/%s/actions", c->ids[i]);
+        snprintf(body, sizeof body, "{\"actor_id\":\"%s-sup\",\"action\":\"cancel\",\"note\":\"benchmark run over\"}",
+                 c->s->cm);
+        if (signed_post(fd, c->s->secret, path, body, resp, sizeof resp) == 202)
+            __atomic_add_fetch(&c->cancelled, 1, __ATOMIC_RELAXED);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* Cancels every ticket the run opened, so that the stack's open work (kept in memory by triage, workflow,
+ * SLA and the gateway) does not grow run after run; cancelled tickets count in no KPI. */
+static void cancel_run_tickets(run_state *s)
+{
+    cancel_state c = { .s = s, .lock = PTHREAD_MUTEX_INITIALIZER };
+    c.ids = calloc((size_t)sq_map_len(s->accepted) + 1, sizeof *c.ids);
+    sq_map_each(s->accepted, list_ticket, &c);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, canceller, &c);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    /* recorded (and the supervisor still in the directory) before the run's rows are taken out again */
+    long done = 0;
+    for (int waited = 0; waited < 30000 && done < c.cancelled; waited += 500) {
+        sq_sleep_ms(500);
+        done = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1 AND status = 'cancelled'", s->cm);
+    }
+    fprintf(stderr, "bench latency: cancelled %ld of the run's %ld tickets (%ld recorded)\n", c.cancelled, c.n, done);
+    for (long i = 0; i < c.n; i++)
+        free(c.ids[i]);
+    free(c.ids);
+}
+
 /* "svc-<name>.pid" */
 static const char *pidfile(const char *name, char *out, size_t len)
 {
@@ -218,6 +281,9 @@ void bench_latency(long per_s, long seconds)
     s.cm = cm;
     s.port = atoi(strrchr(url, ':') + 1);
     bench_directory(cm);
+    const char *sp[] = { cm };
+    owner_sql("INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills, on_duty)"
+              " VALUES ($1 || '-sup', 'bench', 'supervisor', $1 || '-co', $1, '{}', true) ON CONFLICT DO NOTHING", 1, sp);
     fprintf(stderr, "bench latency: directory written; waiting 12 s for triage to pick it up\n");
     sq_sleep_ms(12000);
     sq_mqtt_options o = { .host = "127.0.0.1", .port = atoi(ts_env("MQTT_PORT")), .client_id = prefix,
@@ -291,6 +357,7 @@ void bench_latency(long per_s, long seconds)
         off += snprintf(notes + off, sizeof notes - (size_t)off, " %s %.2f/%ld", services[i],
                         s.ok ? cpu[i] * 1000 / (double)s.ok : 0, rss[i] / 1024);
     result("latency", (double)s.ok / sent_s, 0, n50, n99, notes);
+    cancel_run_tickets(&s);
     free(c.lat);
     free(rows);
     forget(cm);
