@@ -48,7 +48,12 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
     sq_strlcpy_utf8(t->company_id, c->company_id, sizeof t->company_id);
     const sq_staff *const *staff;
     int n = sq_directory_company_staff(tr->dir, c->company_id, &staff);
-    int *open = calloc((size_t)(n > 0 ? n : 1), sizeof *open);
+    int few[64]; /* a company's staff, as a rule: no allocation per ticket */
+    int *open = n <= 64 ? few : calloc((size_t)n, sizeof *open);
+    if (!open) {
+        log_warn("assign.no_memory", "ticket=%s staff=%d", t->ticket_id, n);
+        return;
+    }
     for (int i = 0; i < n; i++)
         open[i] = load_of(tr, staff[i]->staff_id);
     int pick = sq_assign_choose(staff, n, open, t->category, tr->rr++);
@@ -56,10 +61,12 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
         sq_strlcpy_utf8(t->assignee_id, staff[pick]->staff_id, sizeof t->assignee_id);
         t->fallback = false;
         *open_load = open[pick];
-        free(open);
+        if (open != few)
+            free(open);
         return;
     }
-    free(open);
+    if (open != few)
+        free(open);
     const sq_staff *m = sq_directory_manager(tr->dir, c->company_id);
     if (m) {
         sq_strlcpy_utf8(t->assignee_id, m->staff_id, sizeof t->assignee_id);

@@ -115,17 +115,27 @@ static void produce_through_shared_producer(const char *topic, int n, char ids[]
     sq_producer_free(p);
 }
 
+/* A new topic of 3 partitions holding n reports, and a Redis namespace and group of its own. */
+static void fresh_topic(const char *stem, char topic[128], char ns[128], char group[128], int n, char ids[][SQ_UUID_LEN])
+{
+    char t[64];
+    snprintf(t, sizeof t, "test.%s", stem);
+    ts_unique(topic, 128, t);
+    snprintf(t, sizeof t, "test:%s", stem);
+    ts_unique(ns, 128, t);
+    snprintf(t, sizeof t, "test.%s.group", stem);
+    ts_unique(group, 128, t);
+    assert_int_equal(ts_create_topic(topic, 3), 0);
+    produce_through_shared_producer(topic, n, ids);
+    assert_int_equal(ts_end_offsets(topic), n);
+}
+
 static void kill9_scenario(void)
 {
     enum { N = 300 };
     char topic[128], ns[128], group[128];
     static char ids[N][SQ_UUID_LEN];
-    ts_unique(topic, sizeof topic, "test.loop");
-    ts_unique(ns, sizeof ns, "test:loop");
-    ts_unique(group, sizeof group, "test.loop.group");
-    assert_int_equal(ts_create_topic(topic, 3), 0);
-    produce_through_shared_producer(topic, N, ids);
-    assert_int_equal(ts_end_offsets(topic), N);
+    fresh_topic("loop", topic, ns, group, N, ids);
 
     /* 1. dies by SIGKILL after 100 handlings, effects durable, offsets not stored */
     pid_t pid = start_consumer(topic, ns, group, 100);
@@ -178,11 +188,7 @@ static void failed_background_flush_hands_out_both_batches_again(void **state)
     enum { N = 600 };
     char topic[128], ns[128], group[128];
     static char ids[N][SQ_UUID_LEN];
-    ts_unique(topic, sizeof topic, "test.loopfail");
-    ts_unique(ns, sizeof ns, "test:loopfail");
-    ts_unique(group, sizeof group, "test.loopfail.group");
-    assert_int_equal(ts_create_topic(topic, 3), 0);
-    produce_through_shared_producer(topic, N, ids);
+    fresh_topic("loopfail", topic, ns, group, N, ids);
 
     async_flush = true;
     fail_every = 3;
