@@ -44,6 +44,20 @@ void sq_map_free(sq_map *m)
     free(m);
 }
 
+void sq_map_clear(sq_map *m, void (*free_value)(void *value))
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        slot *s = &m->slots[i];
+        if (s->key && s->key != TOMBSTONE) {
+            if (free_value)
+                free_value(s->value);
+            free(s->key);
+        }
+    }
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->len = m->used = 0;
+}
+
 static size_t find(const sq_map *m, const char *key, uint64_t hash, bool *found)
 {
     size_t mask = m->cap - 1, i = hash & mask, first_free = (size_t)-1;

@@ -19,6 +19,9 @@ void *sq_map_put(sq_map *m, const char *key, void *value);
 /* Removes; returns the value that was there (or NULL). */
 void *sq_map_del(sq_map *m, const char *key);
 size_t sq_map_len(const sq_map *m);
+/* Removes every entry (free_value, if not NULL, is called on each value) and keeps the capacity:
+ * unlike deleting entry by entry, it leaves no tombstones behind. */
+void sq_map_clear(sq_map *m, void (*free_value)(void *value));
 /* Calls fn for every entry; fn returns non-zero to delete that entry (after fn has freed the value). */
 void sq_map_each(sq_map *m, int (*fn)(void *ctx, const char *key, void *value), void *ctx);
 /*

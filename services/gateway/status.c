@@ -155,11 +155,10 @@ gw_status *gw_status_start(gateway *g)
     return s;
 }
 
-static int free_value(void *ctx, const char *k, void *v)
+static void tstatus_free(void *v)
 {
     free(((tstatus *)v)->history);
     free(v);
-    return 1;
 }
 
 void gw_status_stop(gw_status *s)
@@ -168,7 +167,7 @@ void gw_status_stop(gw_status *s)
         return;
     atomic_store(&s->run, false);
     pthread_join(s->thread, NULL);
-    sq_map_each(s->tickets, free_value, NULL);
+    sq_map_clear(s->tickets, tstatus_free);
     sq_map_free(s->tickets);
     free(s);
 }

@@ -165,17 +165,11 @@ void recorder_free(recorder *r)
     free(r);
 }
 
-static int forget(void *ctx, const char *key, void *value)
-{
-    (void)ctx, (void)key, (void)value;
-    return 1;
-}
-
 static void lanebuf_reset(lanebuf *lb)
 {
     for (int i = 0; i < T_COUNT; i++)
         copybuf_reset(&lb->buf[i]);
-    sq_map_each(lb->newest, forget, NULL);
+    sq_map_clear(lb->newest, NULL);
     lb->nrows_at = 0;
 }
 

@@ -135,23 +135,18 @@ sla *sla_new(const sla_ladders *ladders, const sq_rules *rules, sq_directory *di
     return s;
 }
 
-static void sticket_free(sticket *t)
+static void sticket_free(void *v)
 {
+    sticket *t = v;
     free(t->state);
     free(t);
-}
-
-static int free_value(void *ctx, const char *k, void *v)
-{
-    sticket_free(v);
-    return 1;
 }
 
 void sla_free(sla *s)
 {
     if (!s)
         return;
-    sq_map_each(s->tickets, free_value, NULL);
+    sq_map_clear(s->tickets, sticket_free);
     sq_map_free(s->tickets);
     free(s->heap);
     free(s);

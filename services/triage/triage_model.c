@@ -115,22 +115,12 @@ triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *e
     return tr;
 }
 
-static int free_value(void *ctx, const char *k, void *v)
-{
-    free(v);
-    return 1;
-}
-
-static int drop(void *ctx, const char *k, void *v) { return 1; }
-
 void triage_free(triage *tr)
 {
     if (!tr)
         return;
-    sq_map_each(tr->by_place, drop, NULL);
-    sq_map_each(tr->by_device, drop, NULL);
-    sq_map_each(tr->tickets, free_value, NULL);
-    sq_map_each(tr->repeats, free_value, NULL);
+    sq_map_clear(tr->tickets, free);
+    sq_map_clear(tr->repeats, free);
     sq_map_free(tr->tickets);
     sq_map_free(tr->by_place);
     sq_map_free(tr->by_device);

@@ -43,17 +43,12 @@ workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitte
     return w;
 }
 
-static int free_value(void *ctx, const char *k, void *v)
-{
-    free(v);
-    return 1;
-}
 
 void workflow_free(workflow *w)
 {
     if (!w)
         return;
-    sq_map_each(w->tickets, free_value, NULL);
+    sq_map_clear(w->tickets, free);
     sq_map_free(w->tickets);
     sq_map_free(w->seen);
     free(w);

@@ -98,6 +98,49 @@ static void each_deletes_what_it_is_told(void **state)
     sq_map_free(m);
 }
 
+static long freed;
+static void count_free(void *v)
+{
+    freed++;
+    free(v);
+}
+
+static void clear_frees_every_value_and_the_map_serves_again(void **state)
+{
+    sq_map *m = sq_map_new(16);
+    char key[32];
+    for (long i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k-%ld", i);
+        assert_null(sq_map_put(m, key, malloc(8)));
+    }
+    for (long i = 0; i < 5000; i += 2) { /* tombstones */
+        snprintf(key, sizeof key, "k-%ld", i);
+        free(sq_map_del(m, key));
+    }
+    freed = 0;
+    sq_map_clear(m, count_free);
+    assert_int_equal(freed, 2500);
+    assert_int_equal(sq_map_len(m), 0);
+    for (long i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k-%ld", i);
+        assert_null(sq_map_get(m, key));
+    }
+    /* used again, batch after batch, as the recorder does with its newest-snapshot map */
+    for (int round = 0; round < 50; round++) {
+        for (long i = 0; i < 3000; i++) {
+            snprintf(key, sizeof key, "r%d-%ld", round, i);
+            assert_null(sq_map_put(m, key, val(i)));
+        }
+        assert_int_equal(sq_map_len(m), 3000);
+        snprintf(key, sizeof key, "r%d-%d", round, 1234);
+        assert_ptr_equal(sq_map_get(m, key), val(1234));
+        sq_map_clear(m, NULL);
+    }
+    sq_map_clear(m, NULL); /* an empty map */
+    assert_int_equal(sq_map_len(m), 0);
+    sq_map_free(m);
+}
+
 static void sweep_covers_the_map_in_share_calls(void **state)
 {
     (void)state;
@@ -134,6 +177,7 @@ int main(void)
         cmocka_unit_test(many_similar_keys_with_churn),
         cmocka_unit_test(each_deletes_what_it_is_told),
         cmocka_unit_test(sweep_covers_the_map_in_share_calls),
+        cmocka_unit_test(clear_frees_every_value_and_the_map_serves_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
