@@ -4,9 +4,8 @@
  * sign-in takes one) are capped at 4 KiB.
  */
 #include "dashboard.h"
+#include "http.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,23 +142,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 
 int dash_http_start(dashboard *d, char *err, size_t errlen)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->cfg.port) };
-    if (inet_pton(AF_INET, d->cfg.listen, &sa.sin_addr) != 1)
-        return sq_fail(err, errlen, SQ_INVALID, "listen address '%s' is not IPv4", d->cfg.listen);
-    daemon_handle = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                         MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                     0, NULL, NULL, handler, d, MHD_OPTION_SOCK_ADDR, &sa,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)d->cfg.connection_timeout_s,
-                                     MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                                     NULL, MHD_OPTION_END);
-    if (!daemon_handle)
-        return sq_fail(err, errlen, SQ_ERR, "cannot listen on %s:%ld", d->cfg.listen, d->cfg.port);
-    return SQ_OK;
+    sq_http_options o = { .listen = d->cfg.listen, .port = d->cfg.port, .idle_timeout_s = d->cfg.connection_timeout_s,
+                          .max_connections = 256 };
+    daemon_handle = sq_http_start(&o, handler, d, completed, err, errlen);
+    return daemon_handle ? SQ_OK : SQ_ERR;
 }
 
 void dash_http_stop(void)
 {
-    if (daemon_handle)
-        MHD_stop_daemon(daemon_handle);
+    sq_http_stop(daemon_handle);
     daemon_handle = NULL;
 }

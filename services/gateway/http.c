@@ -3,9 +3,8 @@
  * signature check, routing, JSON replies.
  */
 #include "gateway.h"
+#include "http.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,25 +187,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
 
 int gw_http_start(gateway *g, char *err, size_t errlen)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g->cfg.port) };
-    if (inet_pton(AF_INET, g->cfg.listen, &sa.sin_addr) != 1)
-        return sq_fail(err, errlen, SQ_INVALID, "listen address '%s' is not IPv4", g->cfg.listen);
-    daemon_handle = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                         MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                                     0, NULL, NULL, handler, g, MHD_OPTION_SOCK_ADDR, &sa,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)g->cfg.connection_timeout_s,
-                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->cfg.max_connections,
-                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                                     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
-                                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
-    if (!daemon_handle)
-        return sq_fail(err, errlen, SQ_ERR, "cannot listen on %s:%ld", g->cfg.listen, g->cfg.port);
-    return SQ_OK;
+    sq_http_options o = { .listen = g->cfg.listen, .port = g->cfg.port, .idle_timeout_s = g->cfg.connection_timeout_s,
+                          .max_connections = (unsigned)g->cfg.max_connections, .connection_memory = 32 * 1024,
+                          .thread_stack = 256 * 1024 };
+    daemon_handle = sq_http_start(&o, handler, g, completed, err, errlen);
+    return daemon_handle ? SQ_OK : SQ_ERR;
 }
 
 void gw_http_stop(void)
 {
-    if (daemon_handle)
-        MHD_stop_daemon(daemon_handle);
+    sq_http_stop(daemon_handle);
     daemon_handle = NULL;
 }
