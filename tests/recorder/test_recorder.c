@@ -4,6 +4,8 @@
  *  - redelivering the same events changes nothing;
  *  - kill -9 of the recorder 10 times while 100,000 ticket events stream in:
  *    exactly one row per event and correct ticket rows;
+ *  - a PostgreSQL outage while events stream in pauses the recorder (alive, backing off, nearly idle)
+ *    and it resumes without loss when PostgreSQL is back;
  *  - dead letters are recorded with their headers;
  *  - tools/rebuild replays the same topics into an empty database and gets the same tables and KPIs,
  *    and its comparison notices a difference when one is made.
@@ -189,6 +191,9 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Tickets of the streaming tests, each with STEPS events (plus one ticket of 5 in the first test). */
+enum { BULK_TICKETS = 20000, OUTAGE_TICKETS = 4000, STEPS = 5 };
+
 static const char *count_events = "SELECT count(*) FROM shequ.ticket_events WHERE ticket_id LIKE $1 || '%'";
 static const char *count_closed = "SELECT count(*) FROM shequ.tickets WHERE community_id = $1 AND status = 'closed'"
                                   " AND rating = 'satisfied' AND occurrence_count = 3 AND responded_at IS NOT NULL";
@@ -220,7 +225,7 @@ static void events_become_rows_and_redelivery_changes_nothing(void **state)
 
 static void kill9_ten_times_while_streaming(void **state)
 {
-    enum { TICKETS = 20000, STEPS = 5 };
+    enum { TICKETS = BULK_TICKETS };
     int64_t base = sq_now_us() - 3600 * SQ_US_PER_S;
     char t[128], like[128];
     snprintf(like, sizeof like, "%sbulk-", prefix);
@@ -245,6 +250,43 @@ static void kill9_ten_times_while_streaming(void **state)
     assert_int_equal(query_long(count_closed, prefix), TICKETS + 1);
 }
 
+static void postgres_outage_pauses_and_resumes_without_loss(void **state)
+{
+    enum { TICKETS = OUTAGE_TICKETS };
+    int64_t base = sq_now_us() - 3600 * SQ_US_PER_S;
+    char t[128], like[128], closed_like[128];
+    snprintf(like, sizeof like, "%sout-", prefix);
+    for (int i = 0; i < TICKETS; i++) { /* the first two steps while PostgreSQL is there */
+        snprintf(t, sizeof t, "%sout-%d", prefix, i);
+        produce_event(t, 0, base);
+        produce_event(t, 1, base);
+    }
+    assert_int_equal(sq_producer_wait(producer, 30000), SQ_OK);
+    assert_true(wait_rows(count_events, like, 1, 60));
+    assert_int_equal(sh("tools/dev stop-server postgres"), 0);
+    for (int step = 2; step < STEPS; step++) /* the rest while it is away */
+        for (int i = 0; i < TICKETS; i++) {
+            snprintf(t, sizeof t, "%sout-%d", prefix, i);
+            produce_event(t, step, base);
+        }
+    assert_int_equal(sq_producer_wait(producer, 30000), SQ_OK);
+    /* away for 8 s: the recorder stays up and, backing off up to 5 s, uses little CPU */
+    double cpu0 = ts_cpu_seconds(rec);
+    sq_sleep_ms(8000);
+    double cpu = ts_cpu_seconds(rec) - cpu0;
+    int running = kill(rec, 0);
+    assert_int_equal(sh("tools/dev start-server postgres"), 0);
+    assert_int_equal(running, 0);
+    assert_true(cpu0 >= 0 && cpu < 2.0); /* a busy loop would take a whole core: 8 s */
+    /* back: every event exactly once, every ticket at its last snapshot */
+    assert_true(wait_rows(count_events, like, (long)TICKETS * STEPS, 120));
+    sq_sleep_ms(1000);
+    assert_int_equal(query_long(count_events, like), (long)TICKETS * STEPS);
+    snprintf(closed_like, sizeof closed_like, "%sout-%%", prefix);
+    assert_int_equal(query_long("SELECT count(*) FROM shequ.tickets WHERE ticket_id LIKE $1 AND status = 'closed'"
+                                " AND occurrence_count = 3", closed_like), TICKETS);
+}
+
 static void rebuild_equals_live(void **state)
 {
     /* the live recorder has caught up (the test before waited for every row); the rebuild reads the same
@@ -254,7 +296,7 @@ static void rebuild_equals_live(void **state)
     setenv("SHEQU_BUILD", bin, 1);
     assert_int_equal(sh("tools/rebuild --prefix %s --into %s --compare %s", prefix, rebuilt_db, db), 0);
     assert_int_equal(query_long("SELECT count(*) FROM shequ.ticket_events WHERE ticket_id LIKE $1 || '%'", prefix),
-                     20000L * 5 + 5);
+                     (long)(BULK_TICKETS + OUTAGE_TICKETS) * STEPS + 5);
     /* the comparison can fail: one rating changed in the live database is noticed */
     sq_pg *pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 10000, "test_recorder");
     const char *p[] = { prefix };
@@ -270,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(events_become_rows_and_redelivery_changes_nothing),
         cmocka_unit_test(kill9_ten_times_while_streaming),
+        cmocka_unit_test(postgres_outage_pauses_and_resumes_without_loss),
         cmocka_unit_test(rebuild_equals_live),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

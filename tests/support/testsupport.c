@@ -188,6 +188,8 @@ pid_t ts_spawn(char *const argv[], char *const extra_env[])
 int ts_stop(pid_t pid, bool hard)
 {
     int status = 0;
+    if (pid <= 0) /* kill(0 or -1, ...) would signal the whole group or every process */
+        return -1;
     kill(pid, hard ? SIGKILL : SIGTERM);
     waitpid(pid, &status, 0);
     return status;
@@ -243,4 +245,21 @@ void ts_delete_topic_set(const char *prefix)
         snprintf(name, sizeof name, "%s%s", prefix, topic_set[i].name);
         ts_delete_topic(name);
     }
+}
+
+double ts_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }

@@ -43,6 +43,8 @@ pid_t ts_spawn(char *const argv[], char *const extra_env[]);
 int ts_stop(pid_t pid, bool hard);
 /* Waits for a child to exit by itself; returns its status or -1 on timeout. */
 int ts_wait_exit(pid_t pid, int timeout_ms);
+/* CPU seconds (user + system) a process has used so far, from /proc; -1 if it is gone. */
+double ts_cpu_seconds(pid_t pid);
 /* Runs a shell command, returns its exit status. */
 int ts_sh(const char *cmd);
 /* Path of a built executable relative to the build dir (SHEQU_BUILD_DIR). */

@@ -20,8 +20,6 @@ extern const char *bench_build;  /* where the services come from (SHEQU_BENCH_BU
 /* Prints a result line and appends it to build/bench/results.jsonl. */
 void result(const char *stage, double per_s, double baseline_per_s, double p50_ms, double p99_ms, const char *notes);
 long rss_kb(pid_t pid);
-/* utime + stime of a process, in seconds. */
-double proc_cpu_s(pid_t pid);
 /* The pid in $SHEQU_STATE/<file> (tools/dev's pid files), or 0. */
 pid_t state_pid(const char *file);
 /* Starts services/<name>/<name> of bench_build on the run's topics; extra: more environment. */

@@ -77,7 +77,7 @@ void bench_e2e(long n)
     double secs = (double)(sq_mono_us() - t0) / 1e6;
     double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
     tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
-    double ct = proc_cpu_s(triage), cr = proc_cpu_s(recorder);
+    double ct = ts_cpu_seconds(triage), cr = ts_cpu_seconds(recorder);
     long rt = rss_kb(triage), rr = rss_kb(recorder);
     ts_stop(triage, false);
     ts_stop(recorder, false);
@@ -301,7 +301,7 @@ void bench_latency(long per_s, long seconds)
     char file[64];
     for (int i = 0; i < 8; i++) {
         pid_t pid = state_pid(pidfile(services[i], file, sizeof file));
-        cpu0[i] = pid ? proc_cpu_s(pid) : 0;
+        cpu0[i] = pid ? ts_cpu_seconds(pid) : 0;
     }
     s.every_us = SQ_US_PER_S / per_s;
     s.start_us = sq_mono_us() + 100000;
@@ -319,7 +319,7 @@ void bench_latency(long per_s, long seconds)
     long rss[8];
     for (int i = 0; i < 8; i++) {
         pid_t pid = state_pid(pidfile(services[i], file, sizeof file));
-        cpu[i] = pid ? proc_cpu_s(pid) - cpu0[i] : 0;
+        cpu[i] = pid ? ts_cpu_seconds(pid) - cpu0[i] : 0;
         rss[i] = pid ? rss_kb(pid) : 0;
     }
     sq_mqtt_free(m);

@@ -74,7 +74,7 @@ void watch_add(cpu_watch *w, const char *name, pid_t pid)
         return;
     w->p[w->n].name = name;
     w->p[w->n].pid = pid;
-    w->p[w->n].cpu0 = proc_cpu_s(pid);
+    w->p[w->n].cpu0 = ts_cpu_seconds(pid);
     w->n++;
 }
 
@@ -83,7 +83,7 @@ void watch_start(cpu_watch *w)
     w->t0 = sq_mono_us();
     machine_ticks(&w->busy0, &w->total0);
     for (int i = 0; i < w->n; i++)
-        w->p[i].cpu0 = proc_cpu_s(w->p[i].pid);
+        w->p[i].cpu0 = ts_cpu_seconds(w->p[i].pid);
 }
 
 /* "CPU % of one core: a 95, b 40; machine 97% of 2 cores" */
@@ -92,7 +92,7 @@ void watch_report(const cpu_watch *w, char *out, size_t len)
     double secs = (double)(sq_mono_us() - w->t0) / 1e6;
     size_t o = (size_t)snprintf(out, len, "CPU %% of a core:");
     for (int i = 0; i < w->n && o < len; i++) {
-        double c = proc_cpu_s(w->p[i].pid);
+        double c = ts_cpu_seconds(w->p[i].pid);
         o += (size_t)snprintf(out + o, len - o, "%s %s %.0f", i ? "," : "", w->p[i].name,
                               c >= 0 && secs > 0 ? 100.0 * (c - w->p[i].cpu0) / secs : -1.0);
     }

@@ -72,7 +72,7 @@ void bench_triage(long n)
         ts_consume_until(out, -1, 5000, count_created, &s);
     }
     long rss_end = rss_kb(pid);
-    double cpu = proc_cpu_s(pid);
+    double cpu = ts_cpu_seconds(pid);
     ts_stop(pid, false);
     double secs = (double)(s.last_ms - s.first_ms) / 1e3;
     char notes[240];
