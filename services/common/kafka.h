@@ -80,7 +80,7 @@ int sq_producer_epoch_wait(sq_producer *p, unsigned epoch, int timeout_ms);
 void sq_producer_epochs_reset(sq_producer *p);
 /* Serves delivery reports without waiting. */
 void sq_producer_poll(sq_producer *p);
-long sq_producer_in_flight(const sq_producer *p);
+long sq_producer_in_flight(sq_producer *p);
 rd_kafka_t *sq_producer_handle(sq_producer *p);
 /* Flushes (up to 10 s), stops the poller and frees. Accepts NULL. */
 void sq_producer_free(sq_producer *p);

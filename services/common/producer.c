@@ -17,7 +17,6 @@
 
 struct sq_producer {
     rd_kafka_t *rk;
-    _Atomic long in_flight;
     _Atomic long failed;
     sq_epochs epochs; /* which batch's messages are acknowledged (see sq_producer_seal) */
     _Atomic bool fatal;
@@ -55,7 +54,6 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         free(d);
     }
     sq_epochs_end(&p->epochs, slot, m->err == 0);
-    atomic_fetch_sub(&p->in_flight, 1);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -142,7 +140,6 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
         d->slot = slot;
         tag = d;
     }
-    atomic_fetch_add(&p->in_flight, 1);
     int64_t deadline = sq_mono_us() + (int64_t)p->msg_timeout_ms * 1000;
     rd_kafka_resp_err_t e;
     for (;;) {
@@ -166,7 +163,6 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return SQ_OK;
     sq_epochs_end(&p->epochs, slot, true); /* refused at once: the caller hears of it here */
-    atomic_fetch_sub(&p->in_flight, 1);
     if (hdrs)
         rd_kafka_headers_destroy(hdrs);
     free(d);
@@ -215,14 +211,14 @@ int64_t sq_message_time_us(const rd_kafka_message_t *m)
 int sq_producer_wait(sq_producer *p, int timeout_ms)
 {
     int64_t deadline = sq_mono_us() + (int64_t)timeout_ms * 1000;
-    while (atomic_load(&p->in_flight) > 0 && sq_mono_us() < deadline) {
+    while (sq_epochs_open(&p->epochs) > 0 && sq_mono_us() < deadline) {
         if (p->has_poller)
             sq_sleep_ms(1);
         else
             rd_kafka_flush(p->rk, 100);
     }
     long failed = atomic_exchange(&p->failed, 0);
-    if (atomic_load(&p->in_flight) > 0 || failed > 0)
+    if (sq_epochs_open(&p->epochs) > 0 || failed > 0)
         return SQ_RETRY;
     return SQ_OK;
 }
@@ -253,7 +249,7 @@ void sq_producer_poll(sq_producer *p)
         rd_kafka_poll(p->rk, 0);
 }
 
-long sq_producer_in_flight(const sq_producer *p) { return atomic_load(&p->in_flight); }
+long sq_producer_in_flight(sq_producer *p) { return sq_epochs_open(&p->epochs); }
 rd_kafka_t *sq_producer_handle(sq_producer *p) { return p->rk; }
 bool sq_producer_fatal(const sq_producer *p) { return p && atomic_load(&p->fatal); }
 

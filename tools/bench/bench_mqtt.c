@@ -147,9 +147,7 @@ void window_done(void *ctx, int rc)
 /* Waits until fewer than limit are in flight; false after timeout_ms. */
 bool window_below(window *w, long limit, int timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
+    struct timespec ts = sq_deadline_ms(timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (w->outstanding >= limit)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)
