@@ -23,6 +23,8 @@
  * The services inherit the bench's environment, so other SHEQU_* settings (SHEQU_KAFKA_COMPRESSION, …) can be
  * tried without a rebuild.
  */
+#include <pthread.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,13 +112,25 @@ bool count_any(const rd_kafka_message_t *m, void *arg)
     return ++s->seen >= s->want;
 }
 
+/* The bench's one connection as the owner, opened on first use and kept: a connection per question would
+ * cost PostgreSQL a backend start each time, and a stage polling every 50 ms would measure that too. Its
+ * lock keeps the threads of a stage off each other's queries. */
+static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static sq_pg *owner_pg(void)
+{
+    static sq_pg *pg;
+    if (!pg)
+        pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 60000, "bench");
+    return pg;
+}
+
 void owner_sql(const char *sql, int n, const char *const *p)
 {
-    sq_pg *pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 60000, "bench");
     char err[256];
-    if (sq_pg_exec(pg, sql, n, p, NULL, err, sizeof err) != SQ_OK)
+    pthread_mutex_lock(&owner_lock);
+    if (sq_pg_exec(owner_pg(), sql, n, p, NULL, err, sizeof err) != SQ_OK)
         fprintf(stderr, "bench: %s\n", err);
-    sq_pg_free(pg);
+    pthread_mutex_unlock(&owner_lock);
 }
 
 /* The value of one metric (its first sample) on a service's admin port, or -1. */
@@ -221,14 +235,14 @@ size_t ticket_event(uint8_t *buf, const char *ticket, int step, int64_t base)
 
 long pg_count(const char *sql, const char *arg)
 {
-    sq_pg *pg = sq_pg_new(ts_env("PG_OWNER_DSN"), 3, 60000, "bench");
     PGresult *r;
     char err[256];
     const char *p[] = { arg };
-    long v = sq_pg_exec(pg, sql, arg ? 1 : 0, p, &r, err, sizeof err) == SQ_OK ? atol(PQgetvalue(r, 0, 0)) : -1;
+    pthread_mutex_lock(&owner_lock);
+    long v = sq_pg_exec(owner_pg(), sql, arg ? 1 : 0, p, &r, err, sizeof err) == SQ_OK ? atol(PQgetvalue(r, 0, 0)) : -1;
+    pthread_mutex_unlock(&owner_lock);
     if (v >= 0)
         PQclear(r);
-    sq_pg_free(pg);
     return v;
 }
 
@@ -248,6 +262,48 @@ pid_t state_pid(const char *file)
         fclose(f);
     }
     return (pid_t)pid;
+}
+
+/* utime + stime (+ cutime + cstime when with_reaped) of /proc/<pid>/stat in seconds, and its parent's pid. */
+static double stat_cpu(pid_t pid, bool with_reaped, pid_t *ppid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    int parent = 0;
+    unsigned long ut = 0, st = 0;
+    long cut = 0, cst = 0;
+    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &parent, &ut, &st, &cut, &cst) != 5)
+        return -1;
+    if (ppid)
+        *ppid = parent;
+    return (double)(ut + st + (with_reaped ? (unsigned long)(cut + cst) : 0)) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double tree_cpu_seconds(pid_t root)
+{
+    double sum = root > 0 ? stat_cpu(root, true, NULL) : -1;
+    if (sum < 0)
+        return -1;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atol(e->d_name), parent = 0;
+        if (pid <= 0 || pid == root)
+            continue;
+        double c = stat_cpu(pid, true, &parent);
+        if (c > 0 && parent == root)
+            sum += c;
+    }
+    if (d)
+        closedir(d);
+    return sum;
 }
 
 void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_mqtt.h"
 #include "map.h"
 #include "mqtt.h"
 
@@ -53,6 +54,12 @@ void bench_e2e(long n)
     snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
     snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
     char *extra[] = { rules, pg, NULL };
+    /* CPU over the drain: the two services, PostgreSQL (postmaster, backends, background workers), the
+     * broker, and the whole machine (which also holds the running stack, idle here, and this watcher) */
+    pid_t pg_pid = state_pid("pg/data/postmaster.pid"), kafka_pid = state_pid("kafka.pid");
+    double pg0 = tree_cpu_seconds(pg_pid), kafka0 = tree_cpu_seconds(kafka_pid);
+    long long busy0, total0;
+    machine_ticks(&busy0, &total0);
     int64_t t0 = sq_mono_us();
     pid_t triage = spawn_service("triage", extra), recorder = spawn_service("recorder", extra);
     /* progress read cheaply, so that watching does not take CPU from what is watched: the community's
@@ -78,16 +85,22 @@ void bench_e2e(long n)
     double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
     tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
     double ct = ts_cpu_seconds(triage), cr = ts_cpu_seconds(recorder);
+    double cp = tree_cpu_seconds(pg_pid) - pg0, ck = tree_cpu_seconds(kafka_pid) - kafka0;
+    long long busy1, total1;
+    machine_ticks(&busy1, &total1);
+    double cm_all = (double)(busy1 - busy0) / (double)sysconf(_SC_CLK_TCK);
+    double util = total1 > total0 ? 100.0 * (double)(busy1 - busy0) / (double)(total1 - total0) : -1;
     long rt = rss_kb(triage), rr = rss_kb(recorder);
     ts_stop(triage, false);
     ts_stop(recorder, false);
-    char notes[400];
+    char notes[600];
     snprintf(notes, sizeof notes,
              "%ld reports from the input topic to %ld ticket rows and %ld report rows: %.0f/s start-up included, "
-             "the rate shown is from 10%% to 90%% of the rows; CPU s per 1000 reports: triage %.3f recorder %.3f; "
-             "RSS triage %ld MB recorder %ld MB",
+             "the rate shown is from 10%% to 90%% of the rows; CPU s per 1000 reports: triage %.3f recorder %.3f "
+             "postgres %.3f kafka %.3f, machine %.3f (busy %.0f%% of %ld cores); RSS triage %ld MB recorder %ld MB",
              n, tickets, reports, secs > 0 ? (double)n / secs : 0, ct * 1000 / (double)n, cr * 1000 / (double)n,
-             rt / 1024, rr / 1024);
+             cp * 1000 / (double)n, ck * 1000 / (double)n, cm_all * 1000 / (double)n, util,
+             sysconf(_SC_NPROCESSORS_ONLN), rt / 1024, rr / 1024);
     result("e2e", sustained, 0, 0, 0, notes);
     forget(cm);
 }
