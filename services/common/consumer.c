@@ -45,6 +45,7 @@ struct sq_consumer {
     batch cur;  /* filling */
     batch fl;   /* sealed and being made durable (fl.sealed_us != 0) */
     long backoff_ms; /* before handling again after a failure; reset when a batch goes through */
+    bool restart;    /* output of a discarded batch was lost and the handler's memory follows its output */
     topic_metrics tm[16];
     int ntm;
     sq_metric *m_dead, *m_err, *m_latency, *m_flush, *m_retry;
@@ -177,8 +178,14 @@ static void rewind_all(sq_consumer *c)
     if (c->h && c->h->discard)
         c->h->discard(c->app);
     if (c->producer) {
-        sq_producer_wait(c->producer, 30000); /* every delivery report in, then forget the failures */
+        /* every delivery report in, then forget the failures */
+        bool lost = sq_producer_wait(c->producer, 30000) != SQ_OK;
         sq_producer_epochs_reset(c->producer);
+        if (lost && c->h && c->h->rebuild_on_loss && !c->restart) {
+            log_warn("kafka.output_lost", "pending=%ld (messages produced for the discarded batches did not all reach"
+                     " Kafka: the handler's memory is ahead of the log and is built again)", pending(c));
+            c->restart = true;
+        }
     }
     int n = c->fl.nranges + c->cur.nranges;
     if (n) {
@@ -409,6 +416,8 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
     while (*running) {
         if (sq_producer_fatal(c->producer))
             return SQ_ERR;
+        if (c->restart)
+            return SQ_RESTART;
         int64_t now = sq_mono_us();
         if (h->tick && now - last_tick >= 100000) {
             h->tick(app);
@@ -438,6 +447,11 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
         }
         /* with a flush in flight, wake often to notice its end; idle, wait for input */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, in_flight(c) ? 1 : c->cur.pending ? 0 : 100);
+        if (c->restart) { /* decided in a rebalance during the poll: handle nothing more with this memory */
+            if (m)
+                rd_kafka_message_destroy(m);
+            return SQ_RESTART;
+        }
         if (!m) {
             if (c->cur.pending && !in_flight(c)) { /* caught up: make what we have durable */
                 if (batch_seal(c) != SQ_OK)

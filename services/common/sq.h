@@ -21,6 +21,7 @@ typedef enum sq_rc {
     SQ_NOTFOUND = -4,
     SQ_NOMEM = -5,
     SQ_PENDING = 1,    /* not a failure: started and not finished yet; ask again */
+    SQ_RESTART = 2,    /* not a failure: state derived from a log is ahead of it; build it again */
 } sq_rc;
 
 const char *sq_rc_str(int rc);

@@ -24,6 +24,7 @@ const char *sq_rc_str(int rc)
     case SQ_NOTFOUND: return "not_found";
     case SQ_NOMEM: return "no_memory";
     case SQ_PENDING: return "pending";
+    case SQ_RESTART: return "restart";
     default: return "unknown";
     }
 }

@@ -215,3 +215,54 @@ int sq_emit_notification(const sq_emitter *em, const sq_ticket *t, Shequ__V1__Re
     return sq_producer_send(em->producer, em->notify_topic, recipient_id, strlen(recipient_id), buf, len, NULL, NULL,
                             NULL);
 }
+
+int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const char *tickets_topic,
+                       const char *const *subs, const sq_handler *h, const sq_ticketmodel *m, void *ctx,
+                       volatile sig_atomic_t *running)
+{
+    sq_handler keep = *h;
+    keep.rebuild_on_loss = true;
+    char err[512];
+    long rebuilds = 0, wait_ms = 0;
+    int64_t last_rebuild = 0;
+    while (*running) {
+        void *model = m->create(ctx);
+        if (!model)
+            return SQ_ERR;
+        int64_t t0 = sq_mono_us();
+        long n = sq_ticketlog_replay(cfg, tickets_topic, m->apply, model, err, sizeof err);
+        if (n < 0) {
+            log_error("replay.failed", "rebuilds=%ld error=\"%s\"", rebuilds, err);
+            m->destroy(model);
+            if (rebuilds == 0)
+                return SQ_ERR; /* at start-up: the process was pointed at the wrong place */
+            for (int i = 0; i < 10 && *running; i++)
+                sq_sleep_ms(100);
+            continue;
+        }
+        log_info("replay.done", "events=%ld tickets=%zu ms=%lld rebuilds=%ld", n, m->tickets(model),
+                 (long long)(sq_mono_us() - t0) / 1000, rebuilds);
+        sq_consumer *c = sq_consumer_new(cfg, subs, producer, NULL, err, sizeof err);
+        if (!c) {
+            log_error("consumer.failed", "error=\"%s\"", err);
+            m->destroy(model);
+            return SQ_INVALID;
+        }
+        int rc = sq_consumer_run(c, &keep, model, running);
+        sq_consumer_close(c);
+        m->destroy(model);
+        if (rc != SQ_RESTART)
+            return rc;
+        /* a replay costs a read of the whole log: while Kafka goes on refusing, wait longer each time
+         * (100 ms doubling to 10 s; from 100 ms again after a minute without a rebuild) */
+        bool recent = last_rebuild && sq_mono_us() - last_rebuild < 60 * SQ_US_PER_S;
+        wait_ms = recent ? (wait_ms * 2 > 10000 ? 10000 : wait_ms * 2) : 100;
+        last_rebuild = sq_mono_us();
+        rebuilds++;
+        log_warn("model.rebuild", "reason=\"output of a discarded batch was lost\" rebuilds=%ld wait_ms=%ld",
+                 rebuilds, wait_ms);
+        for (long waited = 0; waited < wait_ms && *running; waited += 100)
+            sq_sleep_ms(100);
+    }
+    return SQ_OK;
+}

@@ -27,6 +27,32 @@ typedef void (*sq_ticketlog_apply_fn)(void *ctx, const Shequ__V1__TicketEvent *e
 long sq_ticketlog_replay(const sq_common_config *c, const char *topic, sq_ticketlog_apply_fn apply, void *ctx,
                          char *err, size_t errlen);
 
+/*
+ * A service whose memory is a model of tickets.v1 (triage, workflow, sla): the model is built by
+ * replaying the log, then kept by the consumer loop as the service handles its inputs and emits
+ * events. sq_ticketmodel_run does both and, when the loop ends with SQ_RESTART (output of a discarded
+ * batch was lost, so the model holds steps the log never got: see rebuild_on_loss in kafka.h), throws
+ * the model away and does both again, as a restarted process would: what was not durable is handled
+ * again from the committed offsets against a model of what the log really holds.
+ *
+ *   static const sq_ticketmodel model = { new_model, free_model, apply_log, count_tickets };
+ *   rc = sq_ticketmodel_run(&svc.cfg, svc.producer, tickets_topic, subs, &handler, &model, &ctx, &sq_running);
+ */
+typedef struct sq_ticketmodel {
+    void *(*create)(void *ctx);            /* an empty model (NULL: out of memory) */
+    void (*destroy)(void *model);
+    sq_ticketlog_apply_fn apply;           /* one replayed event */
+    size_t (*tickets)(const void *model);  /* tickets held, for the log line */
+} sq_ticketmodel;
+
+/* Runs until *running clears (SQ_OK) or a failure the loop cannot recover from: SQ_INVALID when the
+ * consumer cannot be configured, SQ_ERR otherwise (logged). The handler is used as given, with
+ * rebuild_on_loss set. A replay failing at start-up is an error; during a rebuild it is tried again
+ * every second (Kafka is often the reason for the rebuild). */
+int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const char *tickets_topic,
+                       const char *const *subs, const sq_handler *h, const sq_ticketmodel *m, void *ctx,
+                       volatile sig_atomic_t *running);
+
 /* Name of a TicketEvent body ("created", "sla_warning", ...), "unknown" if not set. */
 const char *sq_ticket_event_type(const Shequ__V1__TicketEvent *e);
 

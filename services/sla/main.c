@@ -14,6 +14,24 @@ static sq_option opts[] = {
     { 0 },
 };
 
+/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+typedef struct {
+    const sla_ladders *ladders;
+    const sq_rules *rules;
+    sq_directory *dir;
+    const sq_emitter *em;
+    const char *tickets;
+} model_ctx;
+
+static void *new_model(void *arg)
+{
+    model_ctx *m = arg;
+    return sla_new(m->ladders, m->rules, m->dir, m->em, m->tickets);
+}
+static void free_model(void *s) { sla_free(s); }
+static size_t clocks(const void *s) { return sla_clock_count(s); }
+static const sq_ticketmodel model = { new_model, free_model, sla_apply_log, clocks };
+
 static const char usage[] = "usage: sla [options]\n"
                             "Watches every ticket's clocks; warns, reports breaches and escalates up the ladder.";
 
@@ -41,27 +59,13 @@ int main(int argc, char **argv)
     sq_directory_refresh(dir, 0);
     const char *tickets = sq_topic_name(&svc.cfg, "tickets.v1");
     sq_emitter em = { svc.producer, tickets, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
-    sla *s = sla_new(&ladders, rules, dir, &em, tickets);
-    int64_t t0 = sq_mono_us();
-    long n = sq_ticketlog_replay(&svc.cfg, tickets, sla_apply_log, s, err, sizeof err);
-    if (n < 0) {
-        log_error("replay.failed", "error=\"%s\"", err);
-        return 1;
-    }
-    log_info("replay.done", "events=%ld tickets=%zu ms=%lld", n, sla_clock_count(s), (long long)(sq_mono_us() - t0) / 1000);
+    model_ctx ctx = { &ladders, rules, dir, &em, tickets };
     const char *subs[] = { tickets, NULL };
-    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
-    if (!c) {
-        log_error("consumer.failed", "error=\"%s\"", err);
-        return 2;
-    }
     sq_handler h = { .handle = sla_handle, .tick = sla_tick, .assigned = sla_assigned, .revoked = sla_revoked };
-    rc = sq_consumer_run(c, &h, s, &sq_running);
-    sq_consumer_close(c);
-    sla_free(s);
+    rc = sq_ticketmodel_run(&svc.cfg, svc.producer, tickets, subs, &h, &model, &ctx, &sq_running);
     sq_rules_free(rules);
     sq_directory_free(dir);
     sq_pg_free(pg);
     sq_service_close(&svc);
-    return rc == SQ_OK ? 0 : 1;
+    return rc == SQ_OK ? 0 : rc == SQ_INVALID ? 2 : 1;
 }

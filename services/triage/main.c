@@ -16,6 +16,27 @@ static sq_option opts[] = {
     { 0 },
 };
 
+/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+typedef struct {
+    sq_rules **rules;
+    const char *rules_path;
+    sq_directory *dir;
+    const sq_emitter *em;
+    const triage_topics *topics;
+} model_ctx;
+
+static void *new_model(void *arg)
+{
+    model_ctx *m = arg;
+    triage *t = triage_new(*m->rules, m->dir, m->em, m->topics);
+    triage_watch_rules(t, m->rules_path, m->rules);
+    triage_set_dedupe_window(t, dedupe_window_s * SQ_US_PER_S);
+    return t;
+}
+static void free_model(void *t) { triage_free(t); }
+static size_t tickets(const void *t) { return triage_ticket_count(t); }
+static const sq_ticketmodel model = { new_model, free_model, triage_apply_log, tickets };
+
 static const char usage[] = "usage: triage [options]\n"
                             "Classifies resident reports and device alarms into tickets with deadlines,\n"
                             "merges duplicates, flags repeats and assigns staff.";
@@ -42,31 +63,14 @@ int main(int argc, char **argv)
     triage_topics topics = { sq_topic_name(&svc.cfg, "reports.resident.v1"), sq_topic_name(&svc.cfg, "alarms.device.v1"),
                              sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "notify.v1") };
     sq_emitter em = { svc.producer, topics.tickets, topics.notify, svc.cfg.service };
-    triage *t = triage_new(rules, dir, &em, &topics);
-    triage_watch_rules(t, rules_path, &rules);
-    triage_set_dedupe_window(t, dedupe_window_s * SQ_US_PER_S);
-
-    long n = sq_ticketlog_replay(&svc.cfg, topics.tickets, triage_apply_log, t, err, sizeof err);
-    if (n < 0) {
-        log_error("replay.failed", "error=\"%s\"", err);
-        return 1;
-    }
-    log_info("replay.done", "events=%ld tickets=%zu input_ids=%zu", n, triage_ticket_count(t), triage_seen_count(t));
-
+    model_ctx ctx = { &rules, rules_path, dir, &em, &topics };
     const char *subs[] = { topics.reports, topics.alarms, topics.tickets, NULL };
-    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
-    if (!c) {
-        log_error("consumer.failed", "error=\"%s\"", err);
-        return 2;
-    }
     sq_handler h = { .handle = triage_handle, .tick = triage_tick };
-    rc = sq_consumer_run(c, &h, t, &sq_running);
+    rc = sq_ticketmodel_run(&svc.cfg, svc.producer, topics.tickets, subs, &h, &model, &ctx, &sq_running);
 
-    sq_consumer_close(c);
-    triage_free(t);
     sq_directory_free(dir);
     sq_pg_free(pg);
     sq_rules_free(rules);
     sq_service_close(&svc);
-    return rc == SQ_OK ? 0 : 1;
+    return rc == SQ_OK ? 0 : rc == SQ_INVALID ? 2 : 1;
 }

@@ -16,6 +16,26 @@ static sq_option opts[] = {
     { 0 },
 };
 
+/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+typedef struct {
+    sq_rules **rules;
+    const char *rules_path;
+    sq_directory *dir;
+    const sq_emitter *em;
+    const workflow_options *o;
+} model_ctx;
+
+static void *new_model(void *arg)
+{
+    model_ctx *m = arg;
+    workflow *w = workflow_new(*m->rules, m->dir, m->em, m->o);
+    workflow_watch_rules(w, m->rules_path, m->rules);
+    return w;
+}
+static void free_model(void *w) { workflow_free(w); }
+static size_t tickets(const void *w) { return workflow_ticket_count(w); }
+static const sq_ticketmodel model = { new_model, free_model, workflow_apply_log, tickets };
+
 static const char usage[] = "usage: workflow [options]\n"
                             "Applies staff actions and residents' ratings to tickets, enforcing the lifecycle.";
 
@@ -41,29 +61,14 @@ int main(int argc, char **argv)
     workflow_options o = { sq_topic_name(&svc.cfg, "events.property.v1"), sq_topic_name(&svc.cfg, "feedback.resident.v1"),
                            sq_topic_name(&svc.cfg, "tickets.v1"), hold_s * SQ_US_PER_S, reopen_on_unsatisfied };
     sq_emitter em = { svc.producer, o.tickets_topic, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
-    workflow *w = workflow_new(rules, dir, &em, &o);
-    workflow_watch_rules(w, rules_path, &rules);
-    long n = sq_ticketlog_replay(&svc.cfg, o.tickets_topic, workflow_apply_log, w, err, sizeof err);
-    if (n < 0) {
-        log_error("replay.failed", "error=\"%s\"", err);
-        return 1;
-    }
-    log_info("replay.done", "events=%ld tickets=%zu", n, workflow_ticket_count(w));
-
+    model_ctx ctx = { &rules, rules_path, dir, &em, &o };
     const char *subs[] = { o.actions_topic, o.feedback_topic, o.tickets_topic, NULL };
-    sq_consumer *c = sq_consumer_new(&svc.cfg, subs, svc.producer, NULL, err, sizeof err);
-    if (!c) {
-        log_error("consumer.failed", "error=\"%s\"", err);
-        return 2;
-    }
     sq_handler h = { .handle = workflow_handle, .tick = workflow_tick };
-    rc = sq_consumer_run(c, &h, w, &sq_running);
+    rc = sq_ticketmodel_run(&svc.cfg, svc.producer, o.tickets_topic, subs, &h, &model, &ctx, &sq_running);
 
-    sq_consumer_close(c);
-    workflow_free(w);
     sq_directory_free(dir);
     sq_pg_free(pg);
     sq_rules_free(rules);
     sq_service_close(&svc);
-    return rc == SQ_OK ? 0 : 1;
+    return rc == SQ_OK ? 0 : rc == SQ_INVALID ? 2 : 1;
 }

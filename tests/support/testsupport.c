@@ -97,6 +97,28 @@ int ts_delete_topic(const char *topic)
     return ev ? 0 : -1;
 }
 
+int ts_topic_config(const char *topic, const char *name, const char *value)
+{
+    rd_kafka_t *rk = admin_client();
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_ConfigResource_set_config(cr, name, value);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AlterConfigs(rk, &cr, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    int rc = -1;
+    if (ev) {
+        size_t n;
+        const rd_kafka_ConfigResource_t **res =
+            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+        rc = rd_kafka_event_error(ev) == 0 && n == 1 && rd_kafka_ConfigResource_error(res[0]) == 0 ? 0 : -1;
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int ts_produce(const char *topic, const void *key, size_t keylen, const void *val, size_t len)
 {
     char err[256];

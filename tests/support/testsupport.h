@@ -18,6 +18,8 @@ void ts_unique(char *out, size_t outlen, const char *prefix);
 /* Creates a topic (waits until it exists). Returns 0 on success. */
 int ts_create_topic(const char *topic, int partitions);
 int ts_delete_topic(const char *topic);
+/* Sets one configuration of a topic (AlterConfigs: the topic's other overrides are reset). 0 or -1. */
+int ts_topic_config(const char *topic, const char *name, const char *value);
 /*
  * Creates the topics of DESIGN.md §2 with their partition counts under a
  * prefix (e.g. "t.1234.abcd."), so a test can run its own service instances
