@@ -4,6 +4,7 @@
 #include "testsupport.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <cmocka.h>
@@ -269,7 +270,8 @@ void ts_delete_topic_set(const char *prefix)
     }
 }
 
-double ts_cpu_seconds(pid_t pid)
+/* utime + stime (+ cutime + cstime when with_reaped) of /proc/<pid>/stat in seconds, and the parent's pid. */
+static double stat_cpu(pid_t pid, bool with_reaped, pid_t *ppid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -280,8 +282,31 @@ double ts_cpu_seconds(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
+    int parent = 0;
     unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    long cut = 0, cst = 0;
+    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &parent, &ut, &st, &cut,
+                     &cst) != 5)
         return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    if (ppid)
+        *ppid = parent;
+    return (double)(ut + st + (with_reaped ? (unsigned long)(cut + cst) : 0)) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double ts_cpu_seconds(pid_t pid) { return stat_cpu(pid, false, NULL); }
+
+double ts_tree_cpu_seconds(pid_t root)
+{
+    double sum = stat_cpu(root, true, NULL);
+    DIR *d = sum < 0 ? NULL : opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atol(e->d_name), parent = 0;
+        double c = pid > 0 && pid != root ? stat_cpu(pid, true, &parent) : -1;
+        if (c > 0 && parent == root)
+            sum += c;
+    }
+    if (d)
+        closedir(d);
+    return sum;
 }

@@ -47,6 +47,9 @@ int ts_stop(pid_t pid, bool hard);
 int ts_wait_exit(pid_t pid, int timeout_ms);
 /* CPU seconds (user + system) a process has used so far, from /proc; -1 if it is gone. */
 double ts_cpu_seconds(pid_t pid);
+/* CPU seconds of a process and its children, the live ones and those it has reaped (PostgreSQL's
+ * postmaster and its backends), or -1. */
+double ts_tree_cpu_seconds(pid_t root);
 /* Runs a shell command, returns its exit status. */
 int ts_sh(const char *cmd);
 /* Path of a built executable relative to the build dir (SHEQU_BUILD_DIR). */

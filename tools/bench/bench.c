@@ -24,7 +24,6 @@
  * tried without a rebuild.
  */
 #include <pthread.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,48 +261,6 @@ pid_t state_pid(const char *file)
         fclose(f);
     }
     return (pid_t)pid;
-}
-
-/* utime + stime (+ cutime + cstime when with_reaped) of /proc/<pid>/stat in seconds, and its parent's pid. */
-static double stat_cpu(pid_t pid, bool with_reaped, pid_t *ppid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    int parent = 0;
-    unsigned long ut = 0, st = 0;
-    long cut = 0, cst = 0;
-    if (!p || sscanf(p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &parent, &ut, &st, &cut, &cst) != 5)
-        return -1;
-    if (ppid)
-        *ppid = parent;
-    return (double)(ut + st + (with_reaped ? (unsigned long)(cut + cst) : 0)) / (double)sysconf(_SC_CLK_TCK);
-}
-
-double tree_cpu_seconds(pid_t root)
-{
-    double sum = root > 0 ? stat_cpu(root, true, NULL) : -1;
-    if (sum < 0)
-        return -1;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        pid_t pid = (pid_t)atol(e->d_name), parent = 0;
-        if (pid <= 0 || pid == root)
-            continue;
-        double c = stat_cpu(pid, true, &parent);
-        if (c > 0 && parent == root)
-            sum += c;
-    }
-    if (d)
-        closedir(d);
-    return sum;
 }
 
 void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,

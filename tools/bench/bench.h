@@ -22,9 +22,6 @@ void result(const char *stage, double per_s, double baseline_per_s, double p50_m
 long rss_kb(pid_t pid);
 /* The pid in $SHEQU_STATE/<file> (tools/dev's pid files), or 0. */
 pid_t state_pid(const char *file);
-/* CPU seconds of a process and its children, the live ones and those it has reaped (PostgreSQL's
- * postmaster and its backends), or -1. */
-double tree_cpu_seconds(pid_t root);
 /* Starts services/<name>/<name> of bench_build on the run's topics; extra: more environment. */
 pid_t spawn_service(const char *name, char *const extra[]);
 sq_producer *producer(void);

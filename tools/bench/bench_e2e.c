@@ -57,7 +57,7 @@ void bench_e2e(long n)
     /* CPU over the drain: the two services, PostgreSQL (postmaster, backends, background workers), the
      * broker, and the whole machine (which also holds the running stack, idle here, and this watcher) */
     pid_t pg_pid = state_pid("pg/data/postmaster.pid"), kafka_pid = state_pid("kafka.pid");
-    double pg0 = tree_cpu_seconds(pg_pid), kafka0 = tree_cpu_seconds(kafka_pid);
+    double pg0 = ts_tree_cpu_seconds(pg_pid), kafka0 = ts_tree_cpu_seconds(kafka_pid);
     long long busy0, total0;
     machine_ticks(&busy0, &total0);
     int64_t t0 = sq_mono_us();
@@ -85,7 +85,7 @@ void bench_e2e(long n)
     double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
     tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id = $1", cm);
     double ct = ts_cpu_seconds(triage), cr = ts_cpu_seconds(recorder);
-    double cp = tree_cpu_seconds(pg_pid) - pg0, ck = tree_cpu_seconds(kafka_pid) - kafka0;
+    double cp = ts_tree_cpu_seconds(pg_pid) - pg0, ck = ts_tree_cpu_seconds(kafka_pid) - kafka0;
     long long busy1, total1;
     machine_ticks(&busy1, &total1);
     double cm_all = (double)(busy1 - busy0) / (double)sysconf(_SC_CLK_TCK);
