@@ -393,8 +393,7 @@ static bool read_to_end(sq_consumer *c)
 
 static void backoff_sleep(long *backoff_ms, volatile sig_atomic_t *running)
 {
-    for (long slept = 0; slept < *backoff_ms && *running; slept += 50)
-        sq_sleep_ms(50);
+    sq_sleep_while(*backoff_ms, running);
     *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
 }
 

@@ -81,6 +81,12 @@ void sq_sleep_ms(long ms)
     }
 }
 
+void sq_sleep_while(long ms, volatile sig_atomic_t *running)
+{
+    for (long slept = 0; slept < ms && *running; slept += 50)
+        sq_sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
 static void uuid_format(const unsigned char b[16], char out[SQ_UUID_LEN])
 {
     static const char hex[] = "0123456789abcdef";

@@ -5,6 +5,7 @@
 #define SQ_UTIL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -17,6 +18,8 @@
 int64_t sq_now_us(void);            /* wall clock, UTC microseconds */
 int64_t sq_mono_us(void);           /* monotonic clock, microseconds */
 void sq_sleep_ms(long ms);
+/* Sleeps ms in steps of 50 ms, returning early once *running is 0 (a service asked to stop). */
+void sq_sleep_while(long ms, volatile sig_atomic_t *running);
 /* The wall-clock instant ms from now, for pthread's timed waits. */
 struct timespec sq_deadline_ms(long ms);
 /* Joins t if it ends within wait_ms (0: only if it has ended): SQ_OK, or SQ_PENDING while it runs. */

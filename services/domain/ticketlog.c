@@ -236,8 +236,7 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
             m->destroy(model);
             if (rebuilds == 0)
                 return SQ_ERR; /* at start-up: the process was pointed at the wrong place */
-            for (int i = 0; i < 10 && *running; i++)
-                sq_sleep_ms(100);
+            sq_sleep_while(1000, running);
             continue;
         }
         log_info("replay.done", "events=%ld tickets=%zu ms=%lld rebuilds=%ld", n, m->tickets(model),
@@ -261,8 +260,7 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
         rebuilds++;
         log_warn("model.rebuild", "reason=\"output of a discarded batch was lost\" rebuilds=%ld wait_ms=%ld",
                  rebuilds, wait_ms);
-        for (long waited = 0; waited < wait_ms && *running; waited += 100)
-            sq_sleep_ms(100);
+        sq_sleep_while(wait_ms, running);
     }
     return SQ_OK;
 }

@@ -141,6 +141,20 @@ static void utf8(void **state)
     assert_string_equal(out, "abcd");
 }
 
+/* The interruptible sleep: the whole time while running, at once when asked to stop. */
+static void sleep_while(void **state)
+{
+    volatile sig_atomic_t running = 1;
+    int64_t t0 = sq_mono_us();
+    sq_sleep_while(120, &running);
+    int64_t took = sq_mono_us() - t0;
+    assert_true(took >= 120000);
+    running = 0;
+    t0 = sq_mono_us();
+    sq_sleep_while(60000, &running);
+    assert_true(sq_mono_us() - t0 < 50000);
+}
+
 static void phone_masking(void **state)
 {
     char s[] = "call 13812345678 or 15900001111, not 123456789012 nor 12812345678 nor 2017712345678";
@@ -182,7 +196,7 @@ int main(void)
         cmocka_unit_test(rfc3339_round_trip),
         cmocka_unit_test(rfc3339_format_edges), cmocka_unit_test(rfc3339_rejects),
         cmocka_unit_test(shanghai_day_boundary), cmocka_unit_test(uuids),
-        cmocka_unit_test(join),
+        cmocka_unit_test(join), cmocka_unit_test(sleep_while),
         cmocka_unit_test(utf8), cmocka_unit_test(phone_masking), cmocka_unit_test(phone_sealing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
