@@ -182,7 +182,7 @@ static void rewind_all(sq_consumer *c)
         bool lost = sq_producer_wait(c->producer, 30000) != SQ_OK;
         sq_producer_epochs_reset(c->producer);
         if (lost && c->h && c->h->rebuild_on_loss && !c->restart) {
-            log_warn("kafka.output_lost", "pending=%ld (messages produced for the discarded batches did not all reach"
+            log_warn("kafka.output_lost", "pending=%ld (messages it produced did not all reach"
                      " Kafka: the handler's memory is ahead of the log and is built again)", pending(c));
             c->restart = true;
         }
@@ -455,6 +455,11 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
             if (c->cur.pending && !in_flight(c)) { /* caught up: make what we have durable */
                 if (batch_seal(c) != SQ_OK)
                     retry_later(c, "flush failed", running);
+            } else if (!c->cur.pending && !in_flight(c) && c->producer) {
+                /* idle: what a tick sent belongs to no batch, so its failures are noticed here */
+                sq_producer_poll(c->producer);
+                if (sq_producer_lost(c->producer))
+                    retry_later(c, "output sent while idle was lost", running);
             }
             continue;
         }

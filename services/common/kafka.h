@@ -89,6 +89,8 @@ void sq_producer_epochs_reset(sq_producer *p);
 /* Serves delivery reports without waiting. */
 void sq_producer_poll(sq_producer *p);
 long sq_producer_in_flight(sq_producer *p);
+/* True when a message failed since the last sq_producer_wait (which forgets it). */
+bool sq_producer_lost(sq_producer *p);
 rd_kafka_t *sq_producer_handle(sq_producer *p);
 /* Flushes (up to 10 s), stops the poller and frees. Accepts NULL. */
 void sq_producer_free(sq_producer *p);

@@ -250,6 +250,7 @@ void sq_producer_poll(sq_producer *p)
 }
 
 long sq_producer_in_flight(sq_producer *p) { return sq_epochs_open(&p->epochs); }
+bool sq_producer_lost(sq_producer *p) { return atomic_load(&p->failed) > 0; }
 rd_kafka_t *sq_producer_handle(sq_producer *p) { return p->rk; }
 bool sq_producer_fatal(const sq_producer *p) { return p && atomic_load(&p->fatal); }
 

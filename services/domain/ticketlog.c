@@ -258,7 +258,7 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
         wait_ms = recent ? (wait_ms * 2 > 10000 ? 10000 : wait_ms * 2) : 100;
         last_rebuild = sq_mono_us();
         rebuilds++;
-        log_warn("model.rebuild", "reason=\"output of a discarded batch was lost\" rebuilds=%ld wait_ms=%ld",
+        log_warn("model.rebuild", "reason=\"events it emitted were lost\" rebuilds=%ld wait_ms=%ld",
                  rebuilds, wait_ms);
         sq_sleep_while(wait_ms, running);
     }

@@ -7,7 +7,9 @@
  *    each exactly once, across a kill -9 of sla between level 1 and level 2
  *    (the restarted member waits out the dead one's 6 s session first);
  *  - a ticket resolved in time gets no breach;
- *  - pause → resume moves the breach by the paused time.
+ *  - pause → resume moves the breach by the paused time;
+ *  - Kafka refusing sla's output while a clock runs out loses no warning,
+ *    breach or level (sla builds its memory again from the log).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,8 +207,37 @@ static void ladder_exactly_once_across_kill9(void **state)
     assert_true(c.breach_at >= t0 + 6 * SQ_US_PER_S);
 }
 
+/* Kafka refuses what sla emits (the topic's max.message.bytes below any batch) while a clock runs out:
+ * sla builds its memory again from the log, and once Kafka takes its output the warning, the breach and
+ * the levels due by then arrive, each exactly once. */
+static void refused_breach_is_not_lost(void **state)
+{
+    char t[64], topic[128];
+    snprintf(t, sizeof t, "%srefused", prefix);
+    snprintf(topic, sizeof topic, "%stickets.v1", prefix);
+    int64_t t0 = sq_now_us();
+    /* deadline 4 s ahead: warning at 3.2 s, breach and level 1 at 4 s, level 2 at 8 s, level 3 at 20 s */
+    snapshot(t, 0, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS, t0, t0 + 4 * SQ_US_PER_S, 0, 0, 0);
+    sq_sleep_ms(1000); /* sla has it */
+    int64_t before = ts_end_offsets(topic);
+    assert_int_equal(ts_topic_config(topic, "max.message.bytes", "64"), 0);
+    while (sq_now_us() < t0 + 6 * SQ_US_PER_S)
+        sq_sleep_ms(100);
+    assert_int_equal(ts_end_offsets(topic), before); /* the warning, breach and level 1 were refused */
+    assert_int_equal(ts_topic_config(topic, "max.message.bytes", "1048588"), 0);
+    while (sq_now_us() < t0 + 16 * SQ_US_PER_S)
+        sq_sleep_ms(100);
+    sla_count c = read_counts(t);
+    assert_int_equal(c.warnings, 1);
+    assert_int_equal(c.breaches, 1);
+    assert_int_equal(c.level[1], 1);
+    assert_int_equal(c.level[2], 1);
+    assert_int_equal(c.level[3], 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(ladder_exactly_once_across_kill9) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(ladder_exactly_once_across_kill9),
+                                        cmocka_unit_test(refused_breach_is_not_lost) };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
