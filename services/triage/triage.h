@@ -35,6 +35,5 @@ void triage_tick(void *t);
 size_t triage_ticket_count(const triage *t);
 /* How long answered input ids are remembered after the newest answer (default 1 h). */
 void triage_set_dedupe_window(triage *t, int64_t window_us);
-size_t triage_seen_count(const triage *t);
 
 #endif

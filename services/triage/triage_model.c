@@ -159,7 +159,6 @@ static int seen_expired(void *ctx, const char *key, void *value)
 }
 
 void triage_set_dedupe_window(triage *tr, int64_t window_us) { tr->seen_window_us = window_us; }
-size_t triage_seen_count(const triage *tr) { return sq_map_len(tr->seen); }
 
 void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t partition, int64_t offset)
 {
