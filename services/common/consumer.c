@@ -45,7 +45,8 @@ struct sq_consumer {
     batch cur;  /* filling */
     batch fl;   /* sealed and being made durable (fl.sealed_us != 0) */
     long backoff_ms; /* before handling again after a failure; reset when a batch goes through */
-    bool restart;    /* output of a discarded batch was lost and the handler's memory follows its output */
+    bool restart;    /* output was lost (a discarded batch's, or a tick's while idle) and the handler's memory
+                      * follows its output */
     topic_metrics tm[16];
     int ntm;
     sq_metric *m_dead, *m_err, *m_latency, *m_flush, *m_retry;

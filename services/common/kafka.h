@@ -32,9 +32,10 @@
  *
  * A handler whose memory follows what it produced (a model of tickets.v1 that
  * it updates as it emits, like triage, workflow and sla) sets rebuild_on_loss:
- * when messages produced for a discarded batch were lost (Kafka refused them
- * or the message timeout passed), that memory holds steps the log never got,
- * and handling the batch again would take them as done. The loop then returns
+ * when messages it produced were lost (Kafka refused them or the message
+ * timeout passed; those of a batch, or those a tick sent while the loop was
+ * idle), that memory holds steps the log never got, and handling the batch
+ * again would take them as done. The loop then returns
  * SQ_RESTART instead, for the caller to build the memory again from the log
  * (sq_ticketmodel_run in ticketlog.h does).
  *
@@ -129,8 +130,8 @@ typedef struct sq_handler {
 sq_consumer *sq_consumer_new(const sq_common_config *c, const char *const *topics, sq_producer *producer,
                              const char *const *extra, char *err, size_t errlen);
 /* Runs until *running becomes 0 or a fatal error. Returns SQ_OK on a clean stop, SQ_RESTART when output
- * of a discarded batch was lost and the handler set rebuild_on_loss (close the consumer, rebuild, run
- * a new one: what was not durable is handled again from the committed offsets). */
+ * was lost and the handler set rebuild_on_loss (close the consumer, rebuild, run a new one: what was not
+ * durable is handled again from the committed offsets). */
 int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig_atomic_t *running);
 /* Commits what is durable, leaves the group and frees. Accepts NULL. */
 void sq_consumer_close(sq_consumer *c);

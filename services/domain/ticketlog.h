@@ -30,8 +30,8 @@ long sq_ticketlog_replay(const sq_common_config *c, const char *topic, sq_ticket
 /*
  * A service whose memory is a model of tickets.v1 (triage, workflow, sla): the model is built by
  * replaying the log, then kept by the consumer loop as the service handles its inputs and emits
- * events. sq_ticketmodel_run does both and, when the loop ends with SQ_RESTART (output of a discarded
- * batch was lost, so the model holds steps the log never got: see rebuild_on_loss in kafka.h), throws
+ * events. sq_ticketmodel_run does both and, when the loop ends with SQ_RESTART (events it emitted were
+ * lost, so the model holds steps the log never got: see rebuild_on_loss in kafka.h), throws
  * the model away and does both again, as a restarted process would: what was not durable is handled
  * again from the committed offsets against a model of what the log really holds.
  *
