@@ -176,7 +176,8 @@ int bridge_on_message(void *arg, const char *topic, const void *payload, size_t 
     if (n > sizeof buf)
         return 1;
     shequ__v1__device_alarm__pack(&a, buf);
-    if (send_and_wait(b, b->o.alarms_topic, a.device_id, buf, n, NULL) != SQ_OK) {
+    /* keyed by the topic's community: a community's alarms sit on the partition of its reports and tickets */
+    if (send_and_wait(b, b->o.alarms_topic, h.community_id, buf, n, NULL) != SQ_OK) {
         sq_metric_add(b->m_retry, 1);
         sq_sleep_ms(100); /* Paho calls again at once: do not spin */
         return 0;

@@ -1,6 +1,7 @@
 /*
  * bridge.h — device alarms from MQTT (devices/{community}/{device}/alarm) to
- * alarms.device.v1, at least once.
+ * alarms.device.v1, at least once, keyed by the topic's community_id (DESIGN.md §2: a community's
+ * alarms share the partition number of its reports and tickets).
  *
  * Paho acknowledges a QoS 1 message (PUBACK) when the message callback
  * returns, and has no manual acknowledgement. So the callback produces the

@@ -23,7 +23,7 @@ static long connections, processes;
 static bool await_delivery;
 static sq_option opts[] = {
     SQ_OPTIONS_COMMON(&svc.cfg),
-    { "mqtt.client_id", SQ_OPT_STR, "shequ-alarm-bridge", 0, 0, "fixed MQTT client id prefix (persistent sessions)", &client_id, "" },
+    { "mqtt.client_id", SQ_OPT_STR, "shequ-alarm-bridge", 0, 0, "fixed MQTT client id prefix (persistent sessions); with 'instance' set the prefix is <this>-<instance>, stable per instance", &client_id, "" },
     { "mqtt.share_group", SQ_OPT_STR, "shequ-bridge", 0, 0, "shared subscription group: bridges in one group split the load", &share_group, "" },
     { "mqtt.persist_dir", SQ_OPT_STR, NULL, 0, 0, "directory for Paho's in-flight message store (empty = memory)", &persist_dir, "" },
     { "mqtt.connections", SQ_OPT_INT, "4", 1, 64, "MQTT connections in the shared subscription (Paho runs their callbacks on one thread: no parallel Kafka waits)", &connections, "" },
@@ -37,11 +37,15 @@ static const char usage[] = "usage: alarm-bridge [options]\nBridges device alarm
 /* ------------------------------------------------------------ supervisor */
 
 static pid_t workers[64];
+/* This process's client id prefix: mqtt.client_id with the instance's name, so that the bridges of two
+ * instances neither share a session nor take each other's connections. A worker is given its full prefix
+ * by its supervisor (which already holds the instance's name). */
+static char id_prefix[160];
 
 static pid_t start_worker(int argc, char **argv, long i)
 {
     char id[200], dir[600], *args[256];
-    snprintf(id, sizeof id, "%s-p%ld", client_id, i);
+    snprintf(id, sizeof id, "%s-p%ld", id_prefix, i);
     snprintf(dir, sizeof dir, "%s%s%ld", persist_dir, *persist_dir ? "/p" : "", i);
     if (*persist_dir)
         mkdir(dir, 0700);
@@ -128,6 +132,10 @@ int main(int argc, char **argv)
     int rc = sq_service_init(&svc, "alarm-bridge", opts, usage, argc, argv);
     if (rc != SQ_OK)
         return rc == 1 ? 0 : 2;
+    if (supervisor)
+        snprintf(id_prefix, sizeof id_prefix, "%s", client_id);
+    else
+        sq_mqtt_client_id(id_prefix, sizeof id_prefix, client_id, svc.cfg.instance);
     if (processes > 1)
         return supervise(argc, argv);
     char err[512];
@@ -146,8 +154,8 @@ int main(int argc, char **argv)
     snprintf(filter, sizeof filter, "$share/%s/devices/+/+/alarm", share_group);
     sq_mqtt *clients[64] = { 0 };
     for (long i = 0; i < connections; i++) {
-        char id[160], dir[512];
-        snprintf(id, sizeof id, "%s-%ld", client_id, i);
+        char id[200], dir[512];
+        snprintf(id, sizeof id, "%s-%ld", id_prefix, i);
         snprintf(dir, sizeof dir, "%s", persist_dir);
         sq_mqtt_options mo = { .host = svc.cfg.mqtt_host, .port = (int)svc.cfg.mqtt_port, .client_id = id,
                                .user = svc.cfg.mqtt_user, .password = svc.cfg.mqtt_password, .clean_session = false,

@@ -59,6 +59,7 @@ typedef struct sq_common_config {
     char *mqtt_password;
     char *rules_file;
     char *redis_prefix;
+    char *instance;
 } sq_common_config;
 
 #define SQ_OPTIONS_COMMON(c)                                                                       \
@@ -84,7 +85,8 @@ typedef struct sq_common_config {
     { "mqtt.user", SQ_OPT_STR, NULL, 0, 0, "MQTT user name", &(c)->mqtt_user, "" }, \
     { "mqtt.password", SQ_OPT_STR, NULL, 0, 0, "MQTT password", &(c)->mqtt_password, "" }, \
     { "rules.file", SQ_OPT_STR, NULL, 0, 0, "rules file (reloaded on SIGHUP)", &(c)->rules_file, "" }, \
-    { "redis.prefix", SQ_OPT_STR, "sq:", 0, 0, "prefix of every Redis key (isolates test runs)", &(c)->redis_prefix, "" }
+    { "redis.prefix", SQ_OPT_STR, "sq:", 0, 0, "prefix of every Redis key (isolates test runs)", &(c)->redis_prefix, "" }, \
+    { "instance", SQ_OPT_STR, NULL, 0, 0, "this instance's name among the instances of the service, stable across its restarts (MQTT client ids are <mqtt.client_id>-<instance>)", &(c)->instance, "" }
 
 /*
  * Loads every layer into the targets. Returns SQ_OK, SQ_INVALID with a

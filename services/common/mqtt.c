@@ -318,3 +318,11 @@ void sq_mqtt_free(sq_mqtt *m)
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
+
+void sq_mqtt_client_id(char *out, size_t outlen, const char *base, const char *instance)
+{
+    if (instance && *instance)
+        snprintf(out, outlen, "%s-%s", base ? base : "", instance);
+    else
+        snprintf(out, outlen, "%s", base ? base : "");
+}

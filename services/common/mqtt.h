@@ -48,6 +48,14 @@ bool sq_mqtt_connected(sq_mqtt *m);
 /* Disconnects and frees. Accepts NULL. */
 void sq_mqtt_free(sq_mqtt *m);
 
+/*
+ * The client id of one instance of a service: base, or "<base>-<instance>" when instance is set. The
+ * broker drops a connection when another one takes its client id, so instances of one service need
+ * distinct ids; a persistent session (clean_session false) is bound to its id, so the id must stay the
+ * same across an instance's restarts: it comes from the instance's name, never from chance.
+ */
+void sq_mqtt_client_id(char *out, size_t outlen, const char *base, const char *instance);
+
 /* Admin health check (ctx is the sq_mqtt). */
 int sq_mqtt_health(void *m, char *msg, size_t msglen);
 

@@ -7,7 +7,7 @@ static sq_service svc;
 static char *client_id, *phone_key_hex;
 static sq_option opts[] = {
     SQ_OPTIONS_COMMON(&svc.cfg),
-    { "mqtt.client_id", SQ_OPT_STR, "shequ-notifier", 0, 0, "MQTT client id", &client_id, "" },
+    { "mqtt.client_id", SQ_OPT_STR, "shequ-notifier", 0, 0, "MQTT client id (with 'instance' set: <this>-<instance>, so instances do not take each other's connection)", &client_id, "" },
     { "phone.key", SQ_OPT_STR, NULL, 0, 0, "64 hex characters: opens residents' phone numbers for the assignee", &phone_key_hex, "" },
     { 0 },
 };
@@ -28,13 +28,16 @@ int main(int argc, char **argv)
     }
     if (sq_service_open_producer(&svc, NULL) != SQ_OK)
         return 2;
-    sq_mqtt_options mo = { .host = svc.cfg.mqtt_host, .port = (int)svc.cfg.mqtt_port, .client_id = client_id,
+    char id[192];
+    sq_mqtt_client_id(id, sizeof id, client_id, svc.cfg.instance);
+    sq_mqtt_options mo = { .host = svc.cfg.mqtt_host, .port = (int)svc.cfg.mqtt_port, .client_id = id,
                            .user = svc.cfg.mqtt_user, .password = svc.cfg.mqtt_password, .clean_session = true };
     sq_mqtt *mqtt = sq_mqtt_new(&mo, err, sizeof err);
     if (!mqtt || sq_mqtt_connect(mqtt, 30000, err, sizeof err) != SQ_OK) {
-        log_error("mqtt.failed", "error=\"%s\"", err);
+        log_error("mqtt.failed", "client=%s error=\"%s\"", id, err);
         return 2;
     }
+    log_info("mqtt.connected", "client=%s", id);
     sq_admin_add_check(svc.admin, "mqtt", sq_mqtt_health, mqtt);
     notifier *n = notifier_new(mqtt, key, have_key);
     const char *subs[] = { sq_topic_name(&svc.cfg, "notify.v1"), NULL };
