@@ -229,12 +229,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *e = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_parts("kafka.assigned", parts);
+        if (c->h && c->h->assigned) /* before assigning: it may set where partitions start */
+            c->h->assigned(c->app, parts);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
-        if (c->h && c->h->assigned)
-            c->h->assigned(c->app, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         log_parts("kafka.revoked", parts);
         if (rd_kafka_assignment_lost(rk)) {
@@ -335,6 +335,8 @@ fail:
 }
 
 rd_kafka_t *sq_consumer_handle(sq_consumer *c) { return c->rk; }
+
+void sq_consumer_request_restart(sq_consumer *c) { c->restart = true; }
 
 int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail)
 {
@@ -470,6 +472,8 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
                 sq_metric_add(c->m_err, 1);
                 log_warn("kafka.consume_error", "error=\"%s\"", rd_kafka_message_errstr(m));
             }
+            if (eof && h->eof)
+                h->eof(app, m);
             rd_kafka_message_destroy(m);
             if (eof && c->cfg->kafka_stop_at_end && drain(c) == SQ_OK && read_to_end(c)) {
                 log_info("kafka.end_reached", "every assigned partition is read and committed; stopping");

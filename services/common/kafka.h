@@ -69,6 +69,9 @@ int sq_producer_start_poller(sq_producer *p);
 int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen,
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque);
+/* The same to one partition (RD_KAFKA_PARTITION_UA: by the key). A NULL val is a tombstone. */
+int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, const void *key, size_t keylen,
+                        const void *val, size_t vallen, rd_kafka_headers_t *hdrs, sq_delivery_fn fn, void *opaque);
 /* Sends one message and waits for its delivery report (from another thread, the poller must run).
  * SQ_OK once Kafka acknowledged it, SQ_RETRY if it could not be queued or delivered. */
 int sq_producer_send_sync(sq_producer *p, const char *topic, const void *key, size_t keylen,
@@ -116,9 +119,13 @@ typedef struct sq_handler {
     void (*discard)(void *app);
     /* Optional: called about every 100 ms and after every batch, for timers. */
     void (*tick)(void *app);
-    /* Optional: partitions gained / about to be given up (after the batch was made durable). */
+    /* Optional: partitions gained (called before they are assigned: it may set an element's offset to
+     * start there instead of the committed offset) / about to be given up (after the batch was made
+     * durable and committed; in the eager protocol every partition is given up at each rebalance). */
     void (*assigned)(void *app, const rd_kafka_topic_partition_list_t *parts);
     void (*revoked)(void *app, const rd_kafka_topic_partition_list_t *parts);
+    /* Optional: a partition was read to its end (needs enable.partition.eof=true in extra). */
+    void (*eof)(void *app, const rd_kafka_message_t *m);
     /* The handler's memory follows what it produced: lost output ends the run with SQ_RESTART. */
     bool rebuild_on_loss;
 } sq_handler;
@@ -136,6 +143,8 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
 /* Commits what is durable, leaves the group and frees. Accepts NULL. */
 void sq_consumer_close(sq_consumer *c);
 rd_kafka_t *sq_consumer_handle(sq_consumer *c);
+/* Ends the run as soon as possible with SQ_RESTART (from a hook: the handler's memory cannot be trusted). */
+void sq_consumer_request_restart(sq_consumer *c);
 
 /* Dead-letters one message through p (see deadletter.h); counted in the metrics. */
 int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail);

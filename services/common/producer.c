@@ -73,6 +73,9 @@ sq_producer *sq_producer_new(const sq_common_config *c, const char *const *extra
     if (!p || sq_kafka_conf_set(conf, "bootstrap.servers", c->kafka_brokers, err, errlen) ||
         sq_kafka_conf_set(conf, "client.id", c->service, err, errlen) ||
         sq_kafka_conf_set(conf, "enable.idempotence", "true", err, errlen) ||
+        /* Java's default for keyed records (murmur2 of the key), so producers outside the project that
+         * key by community_id put a community on the same partition as ours */
+        sq_kafka_conf_set(conf, "partitioner", "murmur2_random", err, errlen) ||
         sq_kafka_conf_set(conf, "linger.ms", linger, err, errlen) ||
         sq_kafka_conf_set(conf, "message.timeout.ms", "30000", err, errlen) ||
         sq_kafka_conf_set(conf, "compression.codec", c->kafka_compression ? c->kafka_compression : "lz4", err, errlen) ||
@@ -120,7 +123,7 @@ int sq_producer_start_poller(sq_producer *p)
     return SQ_OK;
 }
 
-int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen,
+int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, const void *key, size_t keylen,
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque)
 {
@@ -144,12 +147,12 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
     rd_kafka_resp_err_t e;
     for (;;) {
         if (hdrs)
-            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                                   RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
         else
-            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen),
+            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(tag),
                                   RD_KAFKA_V_END);
@@ -169,6 +172,12 @@ int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t 
     sq_metric_add(p->m_out_err, 1);
     log_warn("kafka.produce_failed", "topic=%s error=\"%s\"", topic, rd_kafka_err2str(e));
     return SQ_RETRY;
+}
+
+int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen, const void *val, size_t vallen,
+                     rd_kafka_headers_t *hdrs, sq_delivery_fn fn, void *opaque)
+{
+    return sq_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, keylen, val, vallen, hdrs, fn, opaque);
 }
 
 typedef struct {

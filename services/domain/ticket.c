@@ -428,3 +428,33 @@ void sq_ticket_take_snapshot(sq_ticket *t, const Shequ__V1__TicketState *st)
     sq_ticket_from_state(t, st);
     sq_ticket_merge_counters(t, reporters, occurrences, level);
 }
+
+void sq_ticket_id_make(char out[SQ_TICKET_ID_MAX], const char *community_id, const char *origin_id)
+{
+    char uuid[SQ_UUID_LEN];
+    sq_uuid5(uuid, "ticket", origin_id, strlen(origin_id));
+    snprintf(out, SQ_TICKET_ID_MAX, "%.64s.%s", community_id, uuid);
+}
+
+static bool uuid_shaped(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        char c = s[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return s[36] == '\0';
+}
+
+bool sq_ticket_id_community(const char *ticket_id, char *out, size_t outlen)
+{
+    size_t n = ticket_id ? strlen(ticket_id) : 0;
+    if (outlen)
+        out[0] = '\0';
+    if (n < 38 || n - 37 > 64 || ticket_id[n - 37] != '.' || !uuid_shaped(ticket_id + n - 36) || n - 37 >= outlen)
+        return false;
+    memcpy(out, ticket_id, n - 37);
+    out[n - 37] = '\0';
+    return true;
+}

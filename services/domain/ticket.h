@@ -34,8 +34,20 @@ typedef struct sq_tclock {
     int64_t target_us, started_us, due_us, stopped_us, paused_since_us, paused_total_us;
 } sq_tclock;
 
+/*
+ * Ticket ids carry their community, so that anyone holding one (the gateway routing a staff action or a
+ * rating) knows the community partition without a lookup: "<community_id>.<uuid5("ticket", origin_id)>",
+ * for instance "c1.0b7f4c6e-2f0a-5a8e-9b1d-3c4e5f6a7b8c". Community ids may contain '.', so the community
+ * is everything before the final "." and its 36-character UUID.
+ */
+#define SQ_TICKET_ID_MAX 104 /* 64 (community) + "." + 36 + NUL, rounded */
+/* The ticket id of the ticket first made from origin_id (a report id or an alarm id) in a community. */
+void sq_ticket_id_make(char out[SQ_TICKET_ID_MAX], const char *community_id, const char *origin_id);
+/* The community of a ticket id into out (false, out empty, when the id does not carry one). */
+bool sq_ticket_id_community(const char *ticket_id, char *out, size_t outlen);
+
 typedef struct sq_ticket {
-    char ticket_id[40], community_id[64], source[12], category[32], tier[16];
+    char ticket_id[SQ_TICKET_ID_MAX], community_id[64], source[12], category[32], tier[16];
     sq_status status;
     char assignee_id[64], company_id[64];
     int reporter_count, occurrence_count, escalation_level, reopen_count;
@@ -47,7 +59,7 @@ typedef struct sq_ticket {
     sq_tclock clocks[SQ_MAX_CLOCKS];
     int nclocks;
     int64_t created_us, updated_us, responded_us, resolved_us, closed_us;
-    char device_id[64], alarm_type[32], origin_id[64], reporter_id[64], merged_into[40];
+    char device_id[64], alarm_type[32], origin_id[64], reporter_id[64], merged_into[SQ_TICKET_ID_MAX];
     char summary[160];
 } sq_ticket;
 

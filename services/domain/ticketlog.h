@@ -1,10 +1,6 @@
 /*
  * ticketlog.h — reading and writing the ticket event log (tickets.v1).
  *
- * sq_ticketlog_replay reads every partition from the beginning up to the end
- * it had when called (a rebuild of in-memory state at start-up); apply is
- * called for each decodable event in partition order.
- *
  * sq_emit_* build and produce TicketEvents and Notifications with the
  * deterministic ids of the cross-service contract:
  *   ticket event id  = uuid5("ticket-event", "<ticket_id>/<type>/<cause_event_id>")
@@ -21,34 +17,56 @@
 #include "ticket.h"
 #include "util.h"
 
-typedef void (*sq_ticketlog_apply_fn)(void *ctx, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
-
-/* Returns the number of events replayed, or a negative sq_rc with err set. */
-long sq_ticketlog_replay(const sq_common_config *c, const char *topic, sq_ticketlog_apply_fn apply, void *ctx,
-                         char *err, size_t errlen);
+typedef void (*sq_ticketlog_apply_fn)(void *model, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
 
 /*
- * A service whose memory is a model of tickets.v1 (triage, workflow, sla): the model is built by
- * replaying the log, then kept by the consumer loop as the service handles its inputs and emits
- * events. sq_ticketmodel_run does both and, when the loop ends with SQ_RESTART (events it emitted were
- * lost, so the model holds steps the log never got: see rebuild_on_loss in kafka.h), throws
- * the model away and does both again, as a restarted process would: what was not durable is handled
- * again from the committed offsets against a model of what the log really holds.
+ * Event time of one partition (stream time): for each topic the service reads, the newest Kafka
+ * timestamp it has read from that topic's partition, or the wall clock once it has read the partition
+ * to its end; the partition's time is the earliest of these. A decision that waits for a moment (an SLA
+ * step, an auto-close, a window closing) waits until stream time has passed it, so an instance catching
+ * up after downtime reads the events that came before that moment first, as it would have live.
+ */
+typedef struct sq_streamclock sq_streamclock;
+int64_t sq_stream_now_us(const sq_streamclock *c);
+/* True once every topic of the partition has been read to its end at least once since assignment. */
+bool sq_stream_caught_up(const sq_streamclock *c);
+
+/*
+ * A service whose memory is a fold of tickets.v1 (triage, workflow, sla, the compactor) holds one model
+ * per partition it owns: all five community-keyed topics have the same partition count and the range
+ * assignor gives one instance the same partition number of each, so model p sees every input and every
+ * ticket event of the communities of partition p, in order, and nothing else. sq_ticketmodel_run:
+ *
+ *   - on assignment, creates a model per new partition and restores it (statelog.h: the changelog's
+ *     live events, then the tail of tickets.v1[p]) before any input of it is handled; tickets.v1[p] is
+ *     then consumed from where the restore ended, the inputs from their committed offsets;
+ *   - dispatches each message to the model of its partition, and ticks every model (~100 ms);
+ *   - on revocation, after the loop made everything durable and committed, drops the models (in the
+ *     eager protocol a partition assigned again at once keeps its model and goes on from its own
+ *     position in tickets.v1); when the assignment was lost, drops them at once;
+ *   - when the loop ends with SQ_RESTART (events a model emitted were lost, see rebuild_on_loss in
+ *     kafka.h), drops every model and starts over as a restarted process would.
  *
  *   static const sq_ticketmodel model = { new_model, free_model, apply_log, count_tickets };
  *   rc = sq_ticketmodel_run(&svc.cfg, svc.producer, tickets_topic, subs, &handler, &model, &ctx, &sq_running);
+ *
+ * The handler's handle and tick receive the model of the message's partition (flush, discard, assigned
+ * and revoked are not used).
  */
 typedef struct sq_ticketmodel {
-    void *(*create)(void *ctx);            /* an empty model (NULL: out of memory) */
+    /* an empty model for one partition (NULL: out of memory); clock lives as long as the model */
+    void *(*create)(void *ctx, int32_t partition, const sq_streamclock *clock);
     void (*destroy)(void *model);
-    sq_ticketlog_apply_fn apply;           /* one replayed event */
+    sq_ticketlog_apply_fn apply;           /* one restored event, in partition order */
     size_t (*tickets)(const void *model);  /* tickets held, for the log line */
+    /* restore the changelog only and consume tickets.v1 from its position (the compactor, whose
+     * handler must see every event after the position itself) */
+    bool changelog_only;
 } sq_ticketmodel;
 
 /* Runs until *running clears (SQ_OK) or a failure the loop cannot recover from: SQ_INVALID when the
- * consumer cannot be configured, SQ_ERR otherwise (logged). The handler is used as given, with
- * rebuild_on_loss set. A replay failing at start-up is an error; during a rebuild it is tried again
- * every second (Kafka is often the reason for the rebuild). */
+ * consumer cannot be configured, SQ_ERR otherwise (logged). A restore that fails (Kafka away) is tried
+ * again after a pause with a new consumer. */
 int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const char *tickets_topic,
                        const char *const *subs, const sq_handler *h, const sq_ticketmodel *m, void *ctx,
                        volatile sig_atomic_t *running);
@@ -56,11 +74,15 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
 /* Name of a TicketEvent body ("created", "sla_warning", ...), "unknown" if not set. */
 const char *sq_ticket_event_type(const Shequ__V1__TicketEvent *e);
 
+/* Ticket events are keyed by community_id; a model's emitter also names its partition (fixed_partition)
+ * so that what model p decides lands on tickets.v1[p], where model p will find it when restored. */
 typedef struct sq_emitter {
     sq_producer *producer;
     const char *tickets_topic;
     const char *notify_topic;
     const char *service;
+    bool fixed_partition;
+    int32_t partition;
 } sq_emitter;
 
 /*

@@ -14,7 +14,7 @@ static sq_option opts[] = {
     { 0 },
 };
 
-/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+/* What a partition's model is made of (sq_ticketmodel_run makes one per partition it is assigned). */
 typedef struct {
     const sla_ladders *ladders;
     const sq_rules *rules;
@@ -23,10 +23,10 @@ typedef struct {
     const char *tickets;
 } model_ctx;
 
-static void *new_model(void *arg)
+static void *new_model(void *arg, int32_t partition, const sq_streamclock *clock)
 {
     model_ctx *m = arg;
-    return sla_new(m->ladders, m->rules, m->dir, m->em, m->tickets);
+    return sla_new(m->ladders, m->rules, m->dir, m->em, m->tickets, partition, clock);
 }
 static void free_model(void *s) { sla_free(s); }
 static size_t clocks(const void *s) { return sla_clock_count(s); }
@@ -61,7 +61,7 @@ int main(int argc, char **argv)
     sq_emitter em = { svc.producer, tickets, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
     model_ctx ctx = { &ladders, rules, dir, &em, tickets };
     const char *subs[] = { tickets, NULL };
-    sq_handler h = { .handle = sla_handle, .tick = sla_tick, .assigned = sla_assigned, .revoked = sla_revoked };
+    sq_handler h = { .handle = sla_handle, .tick = sla_tick };
     rc = sq_ticketmodel_run(&svc.cfg, svc.producer, tickets, subs, &h, &model, &ctx, &sq_running);
     sq_rules_free(rules);
     sq_directory_free(dir);

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PARTITIONS 256
-
 typedef struct sclock {
     char name[16];
     int64_t started, due, stopped, paused_since, paused_total;
@@ -19,7 +17,7 @@ typedef struct sclock {
 } sclock;
 
 typedef struct sticket {
-    char ticket_id[40], community_id[64], company_id[64], assignee_id[64], reporter_id[64], tier[16];
+    char ticket_id[SQ_TICKET_ID_MAX], community_id[64], company_id[64], assignee_id[64], reporter_id[64], tier[16];
     int32_t partition;
     bool open;
     bool final; /* closed, cancelled or merged: freed by the next gc */
@@ -42,12 +40,13 @@ struct sla {
     sla_ladders ladders;
     const sq_rules *rules; /* the tiers' working calendars */
     sq_directory *dir;
-    const sq_emitter *em;
+    const sq_emitter *em;    /* &emitter */
+    sq_emitter emitter;      /* the service's, writing to this model's partition */
+    const sq_streamclock *clock;
     const char *tickets_topic;
     sq_map *tickets;
     timer *heap;
     size_t nheap, capheap;
-    bool owned[MAX_PARTITIONS];
     int64_t last_gc_us;
     size_t finals;
     sq_metric *m_fired[SLA_STEPS], *m_lateness, *m_clocks;
@@ -118,13 +117,19 @@ static void schedule(sla *s, sticket *t)
 /* ------------------------------------------------------------------- state */
 
 sla *sla_new(const sla_ladders *ladders, const sq_rules *rules, sq_directory *dir, const sq_emitter *em,
-             const char *tickets_topic)
+             const char *tickets_topic, int32_t partition, const sq_streamclock *clock)
 {
     sla *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
     s->ladders = *ladders;
     s->rules = rules;
     s->dir = dir;
-    s->em = em;
+    s->emitter = *em;
+    s->emitter.fixed_partition = true;
+    s->emitter.partition = partition;
+    s->em = &s->emitter;
+    s->clock = clock;
     s->tickets_topic = tickets_topic;
     s->tickets = sq_map_new(4096);
     static const char *labels[SLA_STEPS] = { "step=\"warning\"", "step=\"level1\"", "step=\"level2\"", "step=\"level3\"" };
@@ -379,13 +384,13 @@ static void gc(sla *s)
 void sla_tick(void *arg)
 {
     sla *s = arg;
-    int64_t now = sq_now_us();
+    /* stream time: a deadline passes only once every event before it has been read, so a stop event
+     * waiting in the unread log stops the clock first (a step is dated at its moment, tm.at) */
+    int64_t now = sq_stream_now_us(s->clock);
     sq_directory_refresh(s->dir, 5000);
     while (s->nheap && s->heap[0].at <= now) {
         timer tm = heap_pop(s);
         if (tm.generation != tm.t->generation || !tm.t->open)
-            continue;
-        if (tm.t->partition >= 0 && tm.t->partition < MAX_PARTITIONS && !s->owned[tm.t->partition])
             continue;
         sclock *k = &tm.t->clocks[tm.clock];
         if (k->stopped)
@@ -417,28 +422,3 @@ int sla_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen
     shequ__v1__ticket_event__free_unpacked(e, NULL);
     return SQ_OK;
 }
-
-static void set_owned(sla *s, const rd_kafka_topic_partition_list_t *parts, bool owned)
-{
-    for (int i = 0; i < parts->cnt; i++)
-        if (strcmp(parts->elems[i].topic, s->tickets_topic) == 0 && parts->elems[i].partition < MAX_PARTITIONS)
-            s->owned[parts->elems[i].partition] = owned;
-}
-
-static int reschedule_owned(void *ctx, const char *k, void *v)
-{
-    sla *s = ctx;
-    sticket *t = v;
-    if (t->open && t->partition >= 0 && t->partition < MAX_PARTITIONS && s->owned[t->partition])
-        schedule(s, t);
-    return 0;
-}
-
-/* Timers of partitions we did not own were dropped when they came due: schedule them again now. */
-void sla_assigned(void *arg, const rd_kafka_topic_partition_list_t *parts)
-{
-    sla *s = arg;
-    set_owned(s, parts, true);
-    sq_map_each(s->tickets, reschedule_owned, s);
-}
-void sla_revoked(void *arg, const rd_kafka_topic_partition_list_t *parts) { set_owned(arg, parts, false); }

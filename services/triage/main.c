@@ -16,7 +16,7 @@ static sq_option opts[] = {
     { 0 },
 };
 
-/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+/* What a partition's model is made of (sq_ticketmodel_run makes one per partition it is assigned). */
 typedef struct {
     sq_rules **rules;
     const char *rules_path;
@@ -25,10 +25,12 @@ typedef struct {
     const triage_topics *topics;
 } model_ctx;
 
-static void *new_model(void *arg)
+static void *new_model(void *arg, int32_t partition, const sq_streamclock *clock)
 {
     model_ctx *m = arg;
-    triage *t = triage_new(*m->rules, m->dir, m->em, m->topics);
+    triage *t = triage_new(*m->rules, m->dir, m->em, m->topics, partition, clock);
+    if (!t)
+        return NULL;
     triage_watch_rules(t, m->rules_path, m->rules);
     triage_set_dedupe_window(t, dedupe_window_s * SQ_US_PER_S);
     return t;

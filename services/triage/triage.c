@@ -55,8 +55,9 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
         return;
     }
     for (int i = 0; i < n; i++)
-        open[i] = load_of(tr, staff[i]->staff_id);
-    int pick = sq_assign_choose(staff, n, open, t->category, tr->rr++);
+        open[i] = load_of(tr, t->community_id, staff[i]->staff_id);
+    /* ties: by the ticket id's hash, the same on every instance and after any restore */
+    int pick = sq_assign_choose(staff, n, open, t->category, (unsigned)sq_fnv1a(t->ticket_id, strlen(t->ticket_id)));
     if (pick >= 0) {
         sq_strlcpy_utf8(t->assignee_id, staff[pick]->staff_id, sizeof t->assignee_id);
         t->fallback = false;
@@ -70,7 +71,7 @@ static void assign(triage *tr, sq_ticket *t, int *open_load)
     const sq_staff *m = sq_directory_manager(tr->dir, c->company_id);
     if (m) {
         sq_strlcpy_utf8(t->assignee_id, m->staff_id, sizeof t->assignee_id);
-        *open_load = load_of(tr, m->staff_id);
+        *open_load = load_of(tr, t->community_id, m->staff_id);
     }
     log_warn("assign.fallback", "ticket=%s company=%s category=%s manager=%s", t->ticket_id, c->company_id,
              t->category, m ? m->staff_id : "none");
@@ -184,8 +185,8 @@ static int handle_report(triage *tr, const rd_kafka_message_t *m, char *reason, 
         goto out;
     }
     const char *cause = r->header->event_id;
-    char ticket_id[SQ_UUID_LEN];
-    sq_uuid5(ticket_id, "ticket", r->report_id, strlen(r->report_id));
+    char ticket_id[SQ_TICKET_ID_MAX];
+    sq_ticket_id_make(ticket_id, r->header->community_id, r->report_id);
     if (sq_map_get(tr->seen, cause) || sq_map_get(tr->tickets, ticket_id))
         goto out; /* already answered (redelivery or replay) */
     int64_t at = sq_message_time_us(m);
@@ -354,8 +355,8 @@ static int handle_alarm(triage *tr, const rd_kafka_message_t *m, char *reason, s
         sq_metric_add(tr->m_occurrence, 1);
         goto out;
     }
-    char ticket_id[SQ_UUID_LEN];
-    sq_uuid5(ticket_id, "ticket", a->alarm_id, strlen(a->alarm_id));
+    char ticket_id[SQ_TICKET_ID_MAX];
+    sq_ticket_id_make(ticket_id, a->header->community_id, a->alarm_id);
     if (sq_map_get(tr->tickets, ticket_id))
         goto out;
     e = entry_get(tr, ticket_id, true);
@@ -380,6 +381,7 @@ out:
 int triage_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     triage *tr = arg;
+    triage_sync_rules(tr);
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, tr->topics.tickets) == 0) {
         Shequ__V1__TicketEvent *ev = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);

@@ -21,28 +21,43 @@ void device_key(char *out, size_t n, const char *device_id, const char *type)
     sq_join(out, n, '|', parts, 2);
 }
 
-void load_add(triage *tr, const char *staff, int delta)
+static void load_add(triage *tr, const char *key, int delta)
 {
-    if (!staff || !*staff)
-        return;
-    intptr_t v = (intptr_t)sq_map_get(tr->load, staff) + delta;
-    sq_map_put(tr->load, staff, (void *)(v > 0 ? v : 0));
+    intptr_t v = (intptr_t)sq_map_get(tr->load, key) + delta;
+    if (v > 0)
+        sq_map_put(tr->load, key, (void *)v);
+    else
+        sq_map_del(tr->load, key);
 }
 
-int load_of(triage *tr, const char *staff) { return (int)(intptr_t)sq_map_get(tr->load, staff); }
+static void load_key(char *out, size_t n, const char *community, const char *staff)
+{
+    const char *parts[] = { community, staff };
+    sq_join(out, n, '|', parts, 2);
+}
+
+int load_of(triage *tr, const char *community, const char *staff)
+{
+    char key[136];
+    load_key(key, sizeof key, community, staff);
+    return (int)(intptr_t)sq_map_get(tr->load, key);
+}
 
 /* Replaces an entry's ticket, keeping the indexes and the staff load right. */
 void entry_set(triage *tr, entry *e, const sq_ticket *nt)
 {
-    bool was_open = sq_status_open(e->t.status);
-    if (was_open)
-        load_add(tr, e->t.assignee_id, -1);
+    /* the load follows what the entry was counted for, not its status: callers change e->t in place */
+    if (e->load_key[0])
+        load_add(tr, e->load_key, -1);
+    e->load_key[0] = '\0';
     int rc = e->t.reporter_count, oc = e->t.occurrence_count, lvl = e->t.escalation_level;
     e->t = *nt;
     sq_ticket_merge_counters(&e->t, rc, oc, lvl);
     bool open = sq_status_open(e->t.status);
-    if (open)
-        load_add(tr, e->t.assignee_id, 1);
+    if (open && e->t.assignee_id[0]) {
+        load_key(e->load_key, sizeof e->load_key, e->t.community_id, e->t.assignee_id);
+        load_add(tr, e->load_key, 1);
+    }
     char key[256];
     if (e->t.building[0] || e->t.category[0]) {
         place_key(key, sizeof key, e->t.community_id, e->t.building, e->t.category);
@@ -95,12 +110,20 @@ void repeat_note(triage *tr, const sq_ticket *t)
     l->times[l->n++] = t->created_us;
 }
 
-triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics)
+triage *triage_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const triage_topics *topics,
+                   int32_t partition, const sq_streamclock *clock)
 {
     triage *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return NULL;
     tr->rules = rules;
     tr->dir = dir;
-    tr->em = em;
+    tr->emitter = *em;
+    tr->emitter.fixed_partition = true;
+    tr->emitter.partition = partition;
+    tr->em = &tr->emitter;
+    tr->partition = partition;
+    tr->clock = clock;
     tr->topics = *topics;
     tr->tickets = sq_map_new(1024);
     tr->by_place = sq_map_new(1024);
@@ -131,6 +154,12 @@ void triage_free(triage *tr)
 }
 
 void triage_set_rules(triage *tr, const sq_rules *rules) { tr->rules = rules; }
+
+void triage_sync_rules(triage *tr)
+{
+    if (tr->rules_owned)
+        tr->rules = *tr->rules_owned;
+}
 
 void triage_watch_rules(triage *tr, const char *path, sq_rules **owned)
 {
@@ -167,6 +196,7 @@ void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t parti
         seen_note(tr, ev->cause_event_id, ev->header && ev->header->produced_at_us ? ev->header->produced_at_us : 1);
     if (!ev->ticket_id || !*ev->ticket_id)
         return;
+    bool known = sq_map_get(tr->tickets, ev->ticket_id) != NULL;
     entry *e = entry_get(tr, ev->ticket_id, ev->state != NULL);
     if (!e || (offset >= 0 && offset <= e->offset))
         return;
@@ -176,7 +206,9 @@ void triage_apply_log(void *arg, const Shequ__V1__TicketEvent *ev, int32_t parti
         sq_ticket nt;
         sq_ticket_from_state(&nt, ev->state);
         entry_set(tr, e, &nt);
-        if (ev->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED)
+        /* a created ticket counts in its place's repeat history; so does a finished one whose events the
+         * changelog no longer keeps but its last snapshot (it was created, unless it was merged) */
+        if (ev->body_case == SHEQU__V1__TICKET_EVENT__BODY_CREATED || (!known && e->t.status != SQ_ST_MERGED))
             repeat_note(tr, &e->t);
         return;
     }
@@ -188,7 +220,7 @@ static int gc_ticket(void *ctx, const char *key, void *value)
 {
     triage *tr = ctx;
     entry *e = value;
-    int64_t now = sq_now_us(), keep = sq_rules_settings(tr->rules)->alarm_reopen_window_us;
+    int64_t now = sq_stream_now_us(tr->clock), keep = sq_rules_settings(tr->rules)->alarm_reopen_window_us;
     bool done = e->t.status == SQ_ST_CLOSED || e->t.status == SQ_ST_CANCELLED || e->t.status == SQ_ST_MERGED;
     if (!done || now - e->t.updated_us < keep)
         return 0;
@@ -205,7 +237,7 @@ static int repeat_expired(void *ctx, const char *key, void *value)
 {
     const triage *tr = ctx;
     repeat_list *l = value;
-    int64_t newest = 0, horizon = sq_now_us() - sq_rules_settings(tr->rules)->repeat_window_us;
+    int64_t newest = 0, horizon = sq_stream_now_us(tr->clock) - sq_rules_settings(tr->rules)->repeat_window_us;
     for (int i = 0; i < l->n; i++)
         newest = l->times[i] > newest ? l->times[i] : newest;
     if (newest >= horizon)
@@ -217,6 +249,7 @@ static int repeat_expired(void *ctx, const char *key, void *value)
 void triage_tick(void *arg)
 {
     triage *tr = arg;
+    triage_sync_rules(tr);
     if (tr->rules_path && sq_service_reload_requested()) {
         char err[512];
         sq_rules *fresh = sq_rules_load(tr->rules_path, err, sizeof err);

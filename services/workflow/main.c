@@ -16,7 +16,7 @@ static sq_option opts[] = {
     { 0 },
 };
 
-/* What a fresh model is made of (sq_ticketmodel_run makes one at start and after lost output). */
+/* What a partition's model is made of (sq_ticketmodel_run makes one per partition it is assigned). */
 typedef struct {
     sq_rules **rules;
     const char *rules_path;
@@ -25,10 +25,12 @@ typedef struct {
     const workflow_options *o;
 } model_ctx;
 
-static void *new_model(void *arg)
+static void *new_model(void *arg, int32_t partition, const sq_streamclock *clock)
 {
     model_ctx *m = arg;
-    workflow *w = workflow_new(*m->rules, m->dir, m->em, m->o);
+    workflow *w = workflow_new(*m->rules, m->dir, m->em, m->o, partition, clock);
+    if (!w)
+        return NULL;
     workflow_watch_rules(w, m->rules_path, m->rules);
     return w;
 }

@@ -17,9 +17,12 @@ typedef struct entry {
 } entry;
 
 struct workflow {
-    const sq_rules *rules;
+    const sq_rules *rules;   /* *rules_owned, read again at every handle and tick (a reload frees the old) */
     sq_directory *dir;
-    const sq_emitter *em;
+    const sq_emitter *em;    /* &emitter */
+    sq_emitter emitter;      /* the service's, writing to this model's partition */
+    const sq_streamclock *clock;
+    int64_t since_us;        /* when this model was made: an unknown ticket's hold starts no earlier */
     workflow_options o;
     sq_map *tickets;
     sq_map *seen;
@@ -29,12 +32,20 @@ struct workflow {
     sq_metric *m_applied, *m_rejected;
 };
 
-workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o)
+workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o,
+                       int32_t partition, const sq_streamclock *clock)
 {
     workflow *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
     w->rules = rules;
     w->dir = dir;
-    w->em = em;
+    w->emitter = *em;
+    w->emitter.fixed_partition = true;
+    w->emitter.partition = partition;
+    w->em = &w->emitter;
+    w->clock = clock;
+    w->since_us = sq_now_us();
     w->o = *o;
     w->tickets = sq_map_new(1024);
     w->seen = sq_map_new(4096);
@@ -150,6 +161,8 @@ static int find_ticket(workflow *w, const rd_kafka_message_t *m, const char *tic
     if (*out)
         return SQ_OK;
     int64_t ts = rd_kafka_message_timestamp(m, NULL) * 1000;
+    if (ts < w->since_us)
+        ts = w->since_us; /* caught up after downtime: triage may be catching up too */
     if (sq_now_us() - ts > w->o.unknown_ticket_hold_us)
         return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "unknown_ticket"), "ticket '%.64s' is not known",
                        ticket_id);
@@ -365,6 +378,8 @@ out:
 int workflow_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     workflow *w = arg;
+    if (w->rules_owned)
+        w->rules = *w->rules_owned;
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, w->o.tickets_topic) == 0) {
         Shequ__V1__TicketEvent *ev = shequ__v1__ticket_event__unpack(NULL, m->len, m->payload);
@@ -384,20 +399,22 @@ static int sweep(void *ctx, const char *key, void *value)
 {
     workflow *w = ctx;
     entry *e = value;
-    int64_t now = sq_now_us();
-    if (e->t.status == SQ_ST_RESOLVED && now - e->t.resolved_us >= sq_rules_settings(w->rules)->close_after_us) {
-        char cause[80];
+    int64_t now = sq_stream_now_us(w->clock), close_after = sq_rules_settings(w->rules)->close_after_us;
+    if (e->t.status == SQ_ST_RESOLVED && now - e->t.resolved_us >= close_after) {
+        /* in event time: closed when the time ran out, once no rating came before it (stream time) */
+        int64_t at = e->t.resolved_us + close_after;
+        char cause[160];
         snprintf(cause, sizeof cause, "close-timeout:%s:%lld", e->t.ticket_id, (long long)e->t.resolved_us);
         sq_ticket before = e->t;
         e->t.status = SQ_ST_CLOSED;
-        e->t.closed_us = e->t.updated_us = now;
+        e->t.closed_us = e->t.updated_us = at;
         Shequ__V1__TicketEvent ev = SHEQU__V1__TICKET_EVENT__INIT;
         Shequ__V1__Closed cl = SHEQU__V1__CLOSED__INIT;
         cl.reason = "timeout";
         ev.body_case = SHEQU__V1__TICKET_EVENT__BODY_CLOSED;
         ev.closed = &cl;
         char id[SQ_UUID_LEN];
-        if (emit(w, e, &ev, true, "closed", "workflow", cause, now, id) != SQ_OK)
+        if (emit(w, e, &ev, true, "closed", "workflow", cause, at, id) != SQ_OK)
             e->t = before;
         else if (e->t.reporter_id[0])
             sq_emit_notification(w->em, &e->t, SHEQU__V1__RECIPIENT_KIND__RECIPIENT_KIND_RESIDENT, e->t.reporter_id,
@@ -415,6 +432,8 @@ static int sweep(void *ctx, const char *key, void *value)
 void workflow_tick(void *arg)
 {
     workflow *w = arg;
+    if (w->rules_owned)
+        w->rules = *w->rules_owned;
     if (w->rules_path && sq_service_reload_requested()) {
         char err[512];
         sq_rules *fresh = sq_rules_load(w->rules_path, err, sizeof err);

@@ -3,8 +3,8 @@
  * enforcing the state machine (services/domain/ticket.h); every rejection
  * becomes a `rejected` ticket event and a notification to the actor.
  *
- * Ticket state is in memory, rebuilt at start-up by replaying tickets.v1 and
- * kept current from it (triage's new tickets, merges, alarm reopenings, SLA
+ * Ticket state is in memory, one model per owned partition, restored when the
+ * partition is assigned (ticketlog.h) and kept current from tickets.v1 (triage's new tickets, merges, alarm reopenings, SLA
  * escalations). Input event ids already answered in the log are remembered,
  * so a redelivered action is never applied twice.
  */
@@ -24,7 +24,9 @@ typedef struct workflow_options {
     bool reopen_on_unsatisfied;
 } workflow_options;
 
-workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o);
+/* One partition's model: what it emits goes to that partition; clock is its stream time (auto-close). */
+workflow *workflow_new(const sq_rules *rules, sq_directory *dir, const sq_emitter *em, const workflow_options *o,
+                       int32_t partition, const sq_streamclock *clock);
 void workflow_free(workflow *w);
 /* Re-reads the rules file on SIGHUP (from tick): a bad file is refused with file:line and the old rules kept. */
 void workflow_watch_rules(workflow *w, const char *path, sq_rules **owned);

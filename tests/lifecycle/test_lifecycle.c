@@ -32,6 +32,7 @@
 #include "shequ/v1/report.pb-c.h"
 #include "shequ/v1/ticket.pb-c.h"
 #include "testsupport.h"
+#include "ticket.h"
 #include "util.h"
 
 static char prefix[96], u[16], community[64], company[64], street[64], s1[64], s2[64], mgr[64], sup[64];
@@ -210,7 +211,7 @@ static void feedback(const char *ticket, Shequ__V1__Rating rating)
     put("feedback.resident.v1", ticket, buf, shequ__v1__resident_feedback__pack(&f, buf));
 }
 
-static void ticket_of(const char *origin, char out[SQ_UUID_LEN]) { sq_uuid5(out, "ticket", origin, strlen(origin)); }
+static void ticket_of(const char *origin, char out[SQ_TICKET_ID_MAX]) { sq_ticket_id_make(out, community, origin); }
 
 /* ------------------------------------------------------------------ the log */
 
@@ -294,7 +295,7 @@ static int count_type(const trail *t, const char *type)
 
 static void duplicates_and_camera_are_one_ticket(void **state)
 {
-    char ra[64], rb[64], al[64], dev[64], ta[SQ_UUID_LEN], tb[SQ_UUID_LEN];
+    char ra[64], rb[64], al[64], dev[64], ta[SQ_TICKET_ID_MAX], tb[SQ_TICKET_ID_MAX];
     snprintf(ra, sizeof ra, "r-a-%s", u);
     snprintf(rb, sizeof rb, "r-b-%s", u);
     snprintf(al, sizeof al, "al-%s", u);
@@ -316,7 +317,7 @@ static void duplicates_and_camera_are_one_ticket(void **state)
     assert_int_equal(t2.last_state->state->status, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_MERGED);
     assert_string_equal(t2.last_state->state->merged_into, ta);
     /* the alarm did not create a ticket of its own */
-    char tc[SQ_UUID_LEN];
+    char tc[SQ_TICKET_ID_MAX];
     ticket_of(al, tc);
     trail t3 = { 0 };
     assert_false(await(&t3, tc, "created", 1) && t3.n > 0);
@@ -328,7 +329,7 @@ static void duplicates_and_camera_are_one_ticket(void **state)
 
 static void happy_path_to_rated(void **state)
 {
-    char r[64], tk[SQ_UUID_LEN];
+    char r[64], tk[SQ_TICKET_ID_MAX];
     snprintf(r, sizeof r, "r-happy-%s", u);
     report(r, "elevator", "7", "电梯有人被困");
     ticket_of(r, tk);
@@ -358,7 +359,7 @@ static void happy_path_to_rated(void **state)
 
 static void rejections_are_events(void **state)
 {
-    char r[64], tk[SQ_UUID_LEN];
+    char r[64], tk[SQ_TICKET_ID_MAX];
     snprintf(r, sizeof r, "r-rej-%s", u);
     report(r, "water_leak", "8", "楼道漏水");
     ticket_of(r, tk);
@@ -377,7 +378,7 @@ static void rejections_are_events(void **state)
 
 static void unsatisfied_resident_reopens(void **state)
 {
-    char r[64], tk[SQ_UUID_LEN];
+    char r[64], tk[SQ_TICKET_ID_MAX];
     snprintf(r, sizeof r, "r-reopen-%s", u);
     report(r, "noise", "9", "晚上装修噪音");
     ticket_of(r, tk);
@@ -399,7 +400,7 @@ static void unsatisfied_resident_reopens(void **state)
  * the resolve confirms the repair and closes it. */
 static void returning_alarm_reopens_and_clear_confirms(void **state)
 {
-    char first[64], again[64], dev[64], tk[SQ_UUID_LEN];
+    char first[64], again[64], dev[64], tk[SQ_TICKET_ID_MAX];
     snprintf(first, sizeof first, "a-ret-%s", u);
     snprintf(again, sizeof again, "a-ret2-%s", u);
     snprintf(dev, sizeof dev, "leak-%s", u);
@@ -559,7 +560,7 @@ static void refused_output_is_not_lost(void **state)
  * not taken as done (nor rejected as "already in progress") once Kafka takes it. */
 static void refused_answer_is_not_lost(void **state)
 {
-    char r[64], tk[SQ_UUID_LEN], topic[200];
+    char r[64], tk[SQ_TICKET_ID_MAX], topic[200];
     snprintf(r, sizeof r, "r-refused-answer-%s", u);
     report(r, "sanitation", "9", "垃圾未清运");
     ticket_of(r, tk);

@@ -12,6 +12,7 @@
 #include "kafka.h"
 #include "pg.h"
 #include "testsupport.h"
+#include "ticket.h"
 #include "util.h"
 
 extern char prefix[48];          /* this run's topic prefix: "bench.<8 hex>." */

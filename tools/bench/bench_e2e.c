@@ -167,8 +167,8 @@ static void *sender(void *arg)
             continue;
         }
         *end = '\0';
-        char ticket[SQ_UUID_LEN];
-        sq_uuid5(ticket, "ticket", rid + 13, strlen(rid + 13));
+        char ticket[SQ_TICKET_ID_MAX];
+        sq_ticket_id_make(ticket, s->cm, rid + 13);
         pthread_mutex_lock(&s->lock);
         sq_map_put(s->accepted, ticket, (void *)(intptr_t)accepted);
         s->ok++;

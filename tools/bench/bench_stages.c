@@ -312,11 +312,11 @@ void bench_triage_steady(long n)
             send_report(p, reports, rid, cm, b, "wx-bench");
         }
         if (i >= LAG) { /* the ticket of the report sent five seconds ago closes */
-            char rid[96], ticket[SQ_UUID_LEN];
+            char rid[96], ticket[SQ_TICKET_ID_MAX];
             snprintf(rid, sizeof rid, "steady-%s%ld", prefix, i - LAG);
-            sq_uuid5(ticket, "ticket", rid, strlen(rid));
+            sq_ticket_id_make(ticket, cm, rid);
             size_t len = closed_snapshot(buf, ticket, cm);
-            sq_producer_send(p, tickets, ticket, strlen(ticket), buf, len, NULL, NULL, NULL);
+            sq_producer_send(p, tickets, cm, strlen(cm), buf, len, NULL, NULL, NULL);
         }
         int64_t due = t0 + i * SQ_US_PER_S / PER_S, now = sq_mono_us();
         if (due > now + 1000)
