@@ -6,6 +6,7 @@
 #include "shequ/v1/feedback.pb-c.h"
 #include "shequ/v1/property.pb-c.h"
 #include "shequ/v1/report.pb-c.h"
+#include "ticket.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -218,7 +219,7 @@ void gw_post_report(gateway *g, const char *client, json_t *body, gw_reply *r)
     size_t len = shequ__v1__resident_report__get_packed_size(&rep);
     uint8_t *buf = malloc(len);
     shequ__v1__resident_report__pack(&rep, buf);
-    int rc = gw_produce(g, g->topic_reports, report_id, buf, len);
+    int rc = gw_produce(g, g->topic_reports, community, buf, len);
     free(buf);
     log_info("report.received", "report=%s community=%s category=%s client=%s result=%s", report_id, community,
              category, client, rc == SQ_OK ? "accepted" : "unavailable");
@@ -236,8 +237,20 @@ static const struct {
     { "transfer", SHEQU__V1__ACTION__ACTION_TRANSFER }, { "cancel", SHEQU__V1__ACTION__ACTION_CANCEL },
 };
 
+/* The community a ticket id carries (the key of its partition), or false with a 404 in r. */
+static bool ticket_community(const char *ticket_id, char out[SQ_TICKET_ID_MAX], gw_reply *r)
+{
+    if (sq_ticket_id_community(ticket_id, out, SQ_TICKET_ID_MAX))
+        return true;
+    gw_reply_error(r, 404, "not_found", "ticket_id", "no such ticket: ids are <community_id>.<uuid>");
+    return false;
+}
+
 void gw_post_action(gateway *g, const char *client, const char *ticket_id, json_t *body, gw_reply *r)
 {
+    char community[SQ_TICKET_ID_MAX];
+    if (!ticket_community(ticket_id, community, r))
+        return;
     check c = { r, false };
     const char *actor = id_field(&c, body, "actor_id", true);
     const char *action = str_field(&c, body, "action", true, 16);
@@ -266,7 +279,7 @@ void gw_post_action(gateway *g, const char *client, const char *ticket_id, json_
         return gw_reply_error(r, 400, "missing_field", "to", "transfer needs 'to'");
     char event_id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    header_init(&h, event_id, NULL);
+    header_init(&h, event_id, community);
     Shequ__V1__PropertyEvent p = SHEQU__V1__PROPERTY_EVENT__INIT;
     p.header = &h;
     p.ticket_id = (char *)ticket_id;
@@ -282,7 +295,7 @@ void gw_post_action(gateway *g, const char *client, const char *ticket_id, json_
     size_t len = shequ__v1__property_event__get_packed_size(&p);
     uint8_t *buf = malloc(len);
     shequ__v1__property_event__pack(&p, buf);
-    int rc = gw_produce(g, g->topic_actions, ticket_id, buf, len);
+    int rc = gw_produce(g, g->topic_actions, community, buf, len);
     free(buf);
     log_info("action.received", "ticket=%s action=%s actor=%s event=%s", ticket_id, action, actor, event_id);
     accepted(g, r, rc, json_pack("{s:s}", "event_id", event_id));
@@ -290,6 +303,9 @@ void gw_post_action(gateway *g, const char *client, const char *ticket_id, json_
 
 void gw_post_feedback(gateway *g, const char *client, const char *ticket_id, json_t *body, gw_reply *r)
 {
+    char community[SQ_TICKET_ID_MAX];
+    if (!ticket_community(ticket_id, community, r))
+        return;
     check c = { r, false };
     const char *reporter = id_field(&c, body, "reporter_id", true);
     const char *rating = str_field(&c, body, "rating", true, 24);
@@ -307,7 +323,7 @@ void gw_post_feedback(gateway *g, const char *client, const char *ticket_id, jso
         return gw_reply_error(r, 400, "invalid_value", "rating", "satisfied, basically_satisfied or unsatisfied");
     char event_id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    header_init(&h, event_id, NULL);
+    header_init(&h, event_id, community);
     Shequ__V1__ResidentFeedback f = SHEQU__V1__RESIDENT_FEEDBACK__INIT;
     f.header = &h;
     f.ticket_id = (char *)ticket_id;
@@ -319,15 +335,21 @@ void gw_post_feedback(gateway *g, const char *client, const char *ticket_id, jso
     size_t len = shequ__v1__resident_feedback__get_packed_size(&f);
     uint8_t *buf = malloc(len);
     shequ__v1__resident_feedback__pack(&f, buf);
-    int rc = gw_produce(g, g->topic_feedback, ticket_id, buf, len);
+    int rc = gw_produce(g, g->topic_feedback, community, buf, len);
     free(buf);
     accepted(g, r, rc, json_pack("{s:s}", "event_id", event_id));
 }
 
 void gw_get_report(gateway *g, const char *report_id, gw_reply *r)
 {
-    json_t *st = gw_status_report(g->status, report_id);
-    if (!st)
+    json_t *st = NULL;
+    int rc = gw_status_report(g->status, report_id, &st);
+    if (rc == SQ_RETRY) {
+        gw_reply_error(r, 503, "unavailable", NULL, "the ticket record does not answer now; try again");
+        snprintf(r->retry_after, sizeof r->retry_after, "5");
+        return;
+    }
+    if (rc != SQ_OK)
         return gw_reply_error(r, 404, "not_found", "report_id", "not known (yet)");
     r->status = 200;
     r->body = st;

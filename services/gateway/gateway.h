@@ -6,8 +6,14 @@
  * writes to the bus waits for Kafka's acknowledgement (acks=all) before it
  * answers 202, or answers 503 with Retry-After. Redis (one connection per
  * thread) holds idempotency keys, seen signatures and rate-limit counters.
- * Ticket status is served from an in-memory cache a background thread keeps
- * current from tickets.v1.
+ * Ticket status is served from an in-memory cache a background thread restores
+ * from the compacted changelog and keeps current from tickets.v1, and from
+ * PostgreSQL for the tickets the cache no longer holds (status.c).
+ *
+ * Routing (DESIGN.md §2): a report is keyed by its community_id; an action or a
+ * rating by the community its ticket id carries ("<community_id>.<uuid>",
+ * sq_ticket_id_community), so it lands on its ticket's partition however soon
+ * after the ticket's creation it comes. An id that carries none is 404.
  */
 #ifndef GATEWAY_H
 #define GATEWAY_H
@@ -48,6 +54,7 @@ typedef struct gw_config {
     long max_description;
     long connection_timeout_s;
     long max_connections;
+    long status_keep_final_s;
 } gw_config;
 
 typedef struct gateway {
@@ -59,7 +66,7 @@ typedef struct gateway {
     pthread_rwlock_t clients_lock;
     gw_clients clients;
     gw_status *status;
-    const char *topic_reports, *topic_actions, *topic_feedback, *topic_tickets;
+    const char *topic_reports, *topic_actions, *topic_feedback, *topic_tickets, *topic_changelog;
     sq_metric *m_requests[6]; /* 2xx, 400, 401, 404/405, 413/415, 429/503 */
 } gateway;
 
@@ -113,10 +120,12 @@ void gw_open311(gateway *g, const char *method, const char *path, const char *qu
 /* status.c */
 gw_status *gw_status_start(gateway *g);
 void gw_status_stop(gw_status *s);
-/* JSON of the ticket a report became (following merges), or NULL while unknown. */
-json_t *gw_status_report(gw_status *s, const char *report_id);
-json_t *gw_status_open311(gw_status *s, const char *report_id);
-/* Open311 list: by status ("open"/"closed"/NULL) and creation time range (0 = open-ended), at most limit. */
+/* JSON of the ticket a report became (following merges) into out: SQ_OK, SQ_NOTFOUND while unknown, or
+ * SQ_RETRY when only PostgreSQL could answer and it does not. */
+int gw_status_report(gw_status *s, const char *report_id, json_t **out);
+int gw_status_open311(gw_status *s, const char *report_id, json_t **out);
+/* Open311 list: over the tickets the cache holds (live ones and those final for less than status.keep_final_s). */
+/* By status ("open"/"closed"/NULL) and creation time range (0 = open-ended), at most limit. */
 json_t *gw_status_open311_list(gw_status *s, const char *status, int64_t from_us, int64_t to_us, int limit);
 bool gw_status_ready(gw_status *s);
 

@@ -4,6 +4,7 @@
  */
 #include "gateway.h"
 #include "http.h"
+#include "ticket.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,10 +57,11 @@ static int segments(const char *url, char seg[6][128])
     return *p ? -1 : n;
 }
 
+/* A report id or a ticket id ("<community_id>.<uuid>", up to SQ_TICKET_ID_MAX - 1 characters). */
 static bool id_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 64)
+    if (n == 0 || n > SQ_TICKET_ID_MAX - 1)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];

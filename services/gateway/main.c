@@ -2,6 +2,7 @@
  * gateway — HTTP (native API and Open311) → reports.resident.v1, events.property.v1, feedback.resident.v1.
  */
 #include "gateway.h"
+#include "statelog.h"
 
 static sq_service svc;
 static gateway gw;
@@ -17,6 +18,7 @@ static sq_option opts[] = {
     { "idempotency.ttl_s", SQ_OPT_INT, "86400", 60, 604800, "how long an Idempotency-Key is remembered", &gw.cfg.idempotency_ttl_s, "" },
     { "rate.client_per_min", SQ_OPT_INT, "600000", 0, 100000000, "requests per minute per client (0 = no limit)", &gw.cfg.rate_client_per_min, "" },
     { "rate.reporter_per_min", SQ_OPT_INT, "30", 0, 100000000, "reports per minute per resident (0 = no limit)", &gw.cfg.rate_reporter_per_min, "" },
+    { "status.keep_final_s", SQ_OPT_INT, "86400", 0, 31536000, "how long the status cache keeps a closed, cancelled or merged ticket before PostgreSQL answers for it (0 = for as long as it runs; so too without pg.dsn)", &gw.cfg.status_keep_final_s, "" },
     { "report.max_description", SQ_OPT_INT, "2000", 10, 20000, "characters in a description", &gw.cfg.max_description, "" },
     { 0 },
 };
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
     gw.topic_actions = sq_topic_name(&svc.cfg, "events.property.v1");
     gw.topic_feedback = sq_topic_name(&svc.cfg, "feedback.resident.v1");
     gw.topic_tickets = sq_topic_name(&svc.cfg, "tickets.v1");
+    gw.topic_changelog = sq_topic_name(&svc.cfg, SQ_CHANGELOG_TOPIC);
     static const char *bucket_labels[] = { "class=\"2xx\"", "class=\"400\"", "class=\"401\"", "class=\"404\"",
                                            "class=\"413_415\"", "class=\"429_503\"" };
     for (int i = 0; i < 6; i++)

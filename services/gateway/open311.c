@@ -135,8 +135,8 @@ void gw_open311(gateway *g, const char *method, const char *path, const char *qu
             snprintf(copy, sizeof copy, "%s", ids);
             char *save = NULL;
             for (char *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
-                json_t *one = gw_status_open311(g->status, id);
-                if (one)
+                json_t *one = NULL;
+                if (gw_status_open311(g->status, id, &one) == SQ_OK)
                     json_array_append_new(arr, one);
             }
             r->status = 200;
@@ -151,8 +151,14 @@ void gw_open311(gateway *g, const char *method, const char *path, const char *qu
         return;
     }
     if (strcmp(method, "GET") == 0 && sscanf(path, "/requests/%79[^.].json", code) == 1) {
-        json_t *one = gw_status_open311(g->status, code);
-        if (!one)
+        json_t *one = NULL;
+        int rc = gw_status_open311(g->status, code, &one);
+        if (rc == SQ_RETRY) {
+            gw_reply_error(r, 503, "unavailable", NULL, "the ticket record does not answer now; try again");
+            snprintf(r->retry_after, sizeof r->retry_after, "5");
+            return;
+        }
+        if (rc != SQ_OK)
             return gw_reply_error(r, 404, "not_found", "service_request_id", "not known (yet)");
         r->status = 200;
         r->body = json_pack("[o]", one);

@@ -19,6 +19,7 @@ CLIENT, SECRET = ENV.get("SHEQU_CLIENT_ID", ""), ENV.get("SHEQU_CLIENT_SECRET", 
 SRC = ENV.get("SHEQU_SOURCE_DIR", ".")
 RESULTS = {"passed": 0, "failed": 0}
 U = uuid.uuid4().hex[:8]
+TICKET = f"cm-{U}.{uuid.uuid4()}"  # shaped as ticket ids are: "<community_id>.<uuid>"
 
 
 def check(cond, what):
@@ -119,15 +120,22 @@ def main():
     check(err(raw("GET", "/v1/nothing"), 404, "not_found"), "unknown route → 404")
     check(err(raw("PUT", "/v1/reports", b"{}"), 405, "method_not_allowed"), "PUT /v1/reports → 405")
     check(err(raw("GET", f"/v1/reports/nope-{U}"), 404, "not_found"), "unknown report → 404 until known")
-    check(err(raw("POST", "/v1/tickets/t1/actions", json.dumps({"actor_id": "s", "action": "dance"}).encode()),
+    check(err(raw("POST", f"/v1/tickets/{TICKET}/actions", json.dumps({"actor_id": "s", "action": "dance"}).encode()),
               400, "invalid_value", "action"), "unknown action → 400")
-    check(err(raw("POST", "/v1/tickets/t1/actions", json.dumps({"actor_id": "s", "action": "plan"}).encode()),
+    check(err(raw("POST", f"/v1/tickets/{TICKET}/actions", json.dumps({"actor_id": "s", "action": "plan"}).encode()),
               400, "missing_field", "deadline"), "plan without deadline → 400")
-    check(err(raw("POST", "/v1/tickets/t1/actions",
+    check(err(raw("POST", f"/v1/tickets/{TICKET}/actions",
                   json.dumps({"actor_id": "s", "action": "plan", "deadline": "next friday"}).encode()),
               400, "invalid_value", "deadline"), "plan with a bad deadline → 400")
-    check(err(raw("POST", "/v1/tickets/t1/feedback", json.dumps({"reporter_id": "r", "rating": "meh"}).encode()),
+    check(err(raw("POST", f"/v1/tickets/{TICKET}/feedback", json.dumps({"reporter_id": "r", "rating": "meh"}).encode()),
               400, "invalid_value", "rating"), "unknown rating → 400")
+    for bad in ("t1", f"cm-{U}", f"cm-{U}.not-a-uuid", f"{uuid.uuid4()}", "c" * 65 + f".{uuid.uuid4()}"):
+        for what, body in (("actions", {"actor_id": "s", "action": "accept"}), ("feedback", {"reporter_id": "r", "rating": "satisfied"})):
+            check(err(raw("POST", f"/v1/tickets/{bad}/{what}", json.dumps(body).encode()), 404, "not_found", "ticket_id"),
+                  f"{what} on a ticket id without a community ({bad[:24]}…) → 404 naming ticket_id")
+    long_id = "c" * 64 + f".{uuid.uuid4()}"
+    check(raw("POST", f"/v1/tickets/{long_id}/actions", json.dumps({"actor_id": "s", "action": "dance"}).encode())[0] == 400,
+          "a ticket id with a 64-character community is accepted as an id (the body is then checked)")
     check(alive(), "the gateway is still up after the corpus")
     # a resident's reports are limited per minute (30 by default): the 31st is 429 with Retry-After
     who = f"wx-busy-{U}"
@@ -172,7 +180,7 @@ def main():
                "/v1/tickets/{ticket_id}/feedback": {"reporter_id": "r", "rating": "satisfied"}}
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
-            concrete = path.replace("{report_id}", a[1].get("report_id", "x")).replace("{ticket_id}", f"t-{U}")
+            concrete = path.replace("{report_id}", a[1].get("report_id", "x")).replace("{ticket_id}", TICKET)
             body = json.dumps(samples.get(path, {})).encode() if method == "post" else b""
             s, b, _ = raw(method.upper(), concrete, body)
             check(str(s) in op["responses"], f"OpenAPI {method.upper()} {path}: {s} is documented")
