@@ -24,6 +24,7 @@ typedef struct dash_config {
     char *web_dir;
     char *vendor_dir;
     char *session_key_hex;
+    char *session_key_file;
     long session_ttl_s;
     long pool_size;
     long connection_timeout_s;

@@ -11,6 +11,8 @@ district user. Then:
 - a supervisor cannot read another community through forged parameters (scope, report, ticket ids),
   a tampered or missing cookie is 401, bad parameters are 400 naming the field;
 - CSV exports start with the UTF-8 BOM, neutralise formulas, and carry no phone number;
+- two dashboard instances of this build reading one session.key_file accept each other's cookies; an
+  instance with another key refuses them;
 - the browser test (headless Chromium driven by playwright-core) signs in, switches scope, opens a
   ticket and downloads a CSV; its screenshots are kept in $ARTIFACTS_DIR.
 
@@ -19,8 +21,11 @@ Needs `tools/dev env` and a running stack with the dashboard.
 import http.cookiejar
 import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -288,6 +293,69 @@ def bad_input_and_auth(street):
           "the page is served with a content security policy")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def two_instances(user):
+    """Sign in at one instance, use the cookie at another: the key comes from the file both read."""
+    build = ENV.get("SHEQU_BUILD_DIR", os.path.join(ROOT, "build", "test"))
+    tmp = tempfile.mkdtemp(prefix="shequ-dash-")
+    shared, other = os.path.join(tmp, "shared.key"), os.path.join(tmp, "other.key")
+    for path in (shared, other):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+    ports, procs = [free_port(), free_port(), free_port()], []
+    for i, (port, key) in enumerate(zip(ports, (shared, shared, other))):
+        env = dict(ENV, SHEQU_HTTP_PORT=str(port), SHEQU_ADMIN_PORT="0", SHEQU_SESSION_KEY_FILE=key,
+                   SHEQU_PG_DSN=ENV.get("PG_READER_DSN", "postgresql://shequ_reader:shequ_reader@127.0.0.1:15432/shequ"),
+                   SHEQU_WEB_DIR=os.path.join(ROOT, "services", "dashboard", "web"), SHEQU_INSTANCE=f"d{i}",
+                   ASAN_OPTIONS=ENV.get("ASAN_OPTIONS", "detect_leaks=0"))
+        env.pop("SHEQU_SESSION_KEY", None)
+        log = open(os.path.join(tmp, f"dashboard-{i}.log"), "ab")
+        procs.append(subprocess.Popen([os.path.join(build, "services", "dashboard", "dashboard")], env=env,
+                                      stdout=log, stderr=log, cwd=ROOT))
+    global DASH
+    saved = DASH
+    try:
+        def at(i):
+            global DASH
+            DASH = f"http://127.0.0.1:{ports[i]}"
+        for i in range(3):
+            at(i)
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    Client().call("GET", "/api/me")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+        first = Client()
+        at(0)
+        s, body = first.login(user)
+        check(s == 200, f"{user} signs in at the first instance ({s})")
+        cookie = next((c.value for c in first.jar if c.name == "shequ_session"), "")
+        at(1)
+        status, _, raw = Client().call("GET", "/api/me", headers={"Cookie": f"shequ_session={cookie}"})
+        me = json.loads(raw or b"{}") if status == 200 else {}
+        check(status == 200 and me.get("user", me).get("username") == user,
+              f"the second instance (same session.key_file) accepts the first one's cookie ({status})")
+        at(2)
+        status, _, _ = Client().call("GET", "/api/me", headers={"Cookie": f"shequ_session={cookie}"})
+        check(status == 401, f"an instance with another key refuses it ({status})")
+    finally:
+        DASH = saved
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def browser(street_user):
     node_path = ENV.get("PLAYWRIGHT_NODE_PATH", "")
     if not os.path.isdir(os.path.join(node_path, "playwright-core")):
@@ -331,6 +399,7 @@ def main():
         formula_cells_are_inert(district)
         scope_is_enforced(sup, street)
         bad_input_and_auth(street)
+        two_instances(f"sup{RUN}")
         browser(f"str{RUN}")
     finally:
         cleanup()
