@@ -186,7 +186,7 @@ static json_t *clock_json(const char *name, json_t *due, json_t *done, bool open
 
 static void ticket(call *c, const char *id)
 {
-    if (!dash_id_ok(id))
+    if (!dash_ticket_id_ok(id))
         return dash_reply_error(c->r, 404, "not_found", "ticket_id", "no such ticket");
     const char *p[] = { id, c->scope.communities };
     PGresult *res = run(c, "SELECT t.ticket_id, t.community_id, cm.name AS community, t.company_id, t.source,"

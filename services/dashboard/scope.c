@@ -6,6 +6,7 @@
  * Periods are Shanghai days, inclusive.
  */
 #include "scope.h"
+#include "ticket.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,13 @@ bool dash_id_ok(const char *s)
 {
     size_t n = strlen(s);
     return n > 0 && n <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+bool dash_ticket_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < SQ_TICKET_ID_MAX &&
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 

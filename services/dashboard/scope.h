@@ -17,6 +17,8 @@ typedef struct dash_scope {
 } dash_scope;
 
 bool dash_id_ok(const char *s);
+/* A ticket id: the same characters, up to SQ_TICKET_ID_MAX - 1 ("<community_id>.<uuid>", ticket.h). */
+bool dash_ticket_id_ok(const char *s);
 /* Shanghai day numbers (days since 1970-01-01) and YYYY-MM-DD. */
 int dash_day_parse(const char *s, long *day);
 void dash_day_format(long day, char out[11]);

@@ -146,7 +146,7 @@ def cleanup():
     psql(f"""
 DELETE FROM shequ.dashboard_users WHERE username IN ('sup{RUN}', 'str{RUN}', 'ops{RUN}');
 DELETE FROM shequ.ticket_events WHERE ticket_id LIKE '%-{RUN}';
-DELETE FROM shequ.tickets WHERE ticket_id LIKE '%-{RUN}';
+DELETE FROM shequ.tickets WHERE ticket_id LIKE '%-{RUN}' OR community_id LIKE '%-{RUN}';
 DELETE FROM shequ.staff WHERE staff_id LIKE '%-{RUN}';
 DELETE FROM shequ.communities WHERE community_id LIKE '%-{RUN}';
 DELETE FROM shequ.companies WHERE company_id LIKE '%-{RUN}';
@@ -293,6 +293,19 @@ def bad_input_and_auth(street):
           "the page is served with a content security policy")
 
 
+def long_ticket_id(district):
+    """Ticket ids carry their community ("<community_id>.<uuid>"): one with a 64-character community opens."""
+    community = "c" + "x" * (61 - len(RUN)) + "-" + RUN  # 64 characters, cleaned up with the rest
+    tid = f"{community}.{uuid.uuid4()}"
+    psql(f"INSERT INTO shequ.communities (community_id, name, street_id, company_id) VALUES "
+         f"('{community}', '长 {RUN}', '{OTHER_STREET}', '{CO2}');"
+         f"INSERT INTO shequ.tickets (ticket_id, community_id, company_id, source, category, tier, status, created_at, "
+         f"created_day, updated_at, log_partition, log_offset) VALUES ('{tid}', '{community}', '{CO2}', 'report', "
+         f"'sanitation', 'general', 'closed', '2025-06-01T06:00:00Z', '2025-06-01', now(), 0, 0)")
+    s, t = district.json(f"/api/tickets/{tid}")
+    check(s == 200 and tid in json.dumps(t), f"a {len(tid)}-character ticket id opens ({s})")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -400,6 +413,7 @@ def main():
         scope_is_enforced(sup, street)
         bad_input_and_auth(street)
         two_instances(f"sup{RUN}")
+        long_ticket_id(district)
         browser(f"str{RUN}")
     finally:
         cleanup()
