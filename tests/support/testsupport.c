@@ -58,11 +58,15 @@ static bool topic_exists(rd_kafka_t *rk, const char *topic, int partitions)
     return ok;
 }
 
-int ts_create_topic(const char *topic, int partitions)
+/* config: name, value, name, value, ..., NULL (or NULL for none). */
+static int create_topic(const char *topic, int partitions, const char *const *config)
 {
     rd_kafka_t *rk = admin_client();
     char err[256];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    for (size_t i = 0; config && config[i] && config[i + 1]; i += 2)
+        if (rd_kafka_NewTopic_set_config(nt, config[i], config[i + 1]))
+            fail_msg("topic %s: configuration %s=%s refused", topic, config[i], config[i + 1]);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
@@ -82,6 +86,8 @@ int ts_create_topic(const char *topic, int partitions)
     rd_kafka_destroy(rk);
     return rc;
 }
+
+int ts_create_topic(const char *topic, int partitions) { return create_topic(topic, partitions, NULL); }
 
 int ts_delete_topic(const char *topic)
 {
@@ -114,6 +120,38 @@ int ts_topic_config(const char *topic, const char *name, const char *value)
         rc = rd_kafka_event_error(ev) == 0 && n == 1 && rd_kafka_ConfigResource_error(res[0]) == 0 ? 0 : -1;
         rd_kafka_event_destroy(ev);
     }
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int ts_topic_config_get(const char *topic, const char *name, char *out, size_t outlen, bool *own)
+{
+    rd_kafka_t *rk = admin_client();
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+    int rc = -1;
+    if (ev && rd_kafka_event_error(ev) == 0) {
+        size_t n, nc;
+        const rd_kafka_ConfigResource_t **res =
+            rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+        const rd_kafka_ConfigEntry_t **entries =
+            n == 1 && rd_kafka_ConfigResource_error(res[0]) == 0 ? rd_kafka_ConfigResource_configs(res[0], &nc) : NULL;
+        for (size_t i = 0; entries && i < nc; i++) {
+            if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) != 0)
+                continue;
+            const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+            snprintf(out, outlen, "%s", v ? v : "");
+            if (own)
+                *own = rd_kafka_ConfigEntry_source(entries[i]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
+            rc = 0;
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
     rd_kafka_ConfigResource_destroy(cr);
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
@@ -242,12 +280,25 @@ void ts_build_path(char *out, size_t outlen, const char *rel)
     snprintf(out, outlen, "%s/%s", b ? b : ".", rel);
 }
 
+/* The topics of DESIGN.md §2 with the configurations tools/dev gives them (TOPICS there): the
+ * community-keyed topics and the dead letters kept for ever, the changelog compacted, notify.v1 on the
+ * broker's default retention. */
+#define KEEP_FOREVER { "retention.ms", "-1", "retention.bytes", "-1", NULL }
 static const struct {
     const char *name;
     int partitions;
+    const char *config[9];
 } topic_set[] = {
-    { "reports.resident.v1", 6 }, { "alarms.device.v1", 6 }, { "events.property.v1", 6 },
-    { "feedback.resident.v1", 3 }, { "tickets.v1", 6 }, { "notify.v1", 3 }, { "deadletter.v1", 1 },
+    { "reports.resident.v1", 6, KEEP_FOREVER },
+    { "alarms.device.v1", 6, KEEP_FOREVER },
+    { "events.property.v1", 6, KEEP_FOREVER },
+    { "feedback.resident.v1", 6, KEEP_FOREVER },
+    { "tickets.v1", 6, KEEP_FOREVER },
+    { "tickets.changelog.v1", 6,
+      { "cleanup.policy", "compact", "min.cleanable.dirty.ratio", "0.1", "segment.ms", "600000",
+        "delete.retention.ms", "3600000", NULL } },
+    { "notify.v1", 3, { NULL } },
+    { "deadletter.v1", 1, KEEP_FOREVER },
 };
 
 int ts_create_topic_set(const char *prefix)
@@ -255,7 +306,7 @@ int ts_create_topic_set(const char *prefix)
     char name[256];
     for (size_t i = 0; i < sizeof topic_set / sizeof topic_set[0]; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, topic_set[i].name);
-        if (ts_create_topic(name, topic_set[i].partitions) != 0)
+        if (create_topic(name, topic_set[i].partitions, topic_set[i].config) != 0)
             return -1;
     }
     return 0;

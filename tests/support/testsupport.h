@@ -21,9 +21,16 @@ int ts_delete_topic(const char *topic);
 /* Sets one configuration of a topic (AlterConfigs: the topic's other overrides are reset). 0 or -1. */
 int ts_topic_config(const char *topic, const char *name, const char *value);
 /*
- * Creates the topics of DESIGN.md §2 with their partition counts under a
- * prefix (e.g. "t.1234.abcd."), so a test can run its own service instances
- * with SHEQU_TOPIC_PREFIX=<prefix>, isolated from everything else on the
+ * Reads one configuration of a topic back (DescribeConfigs): its effective value into out, and in
+ * *own (when not NULL) whether the topic sets it itself rather than inheriting the broker's default.
+ * 0, or -1 when the topic or the name is unknown.
+ */
+int ts_topic_config_get(const char *topic, const char *name, char *out, size_t outlen, bool *own);
+/*
+ * Creates the topics of DESIGN.md §2 (and tickets.changelog.v1) with their partition counts and
+ * the configurations tools/dev gives them (retention.ms=-1 on the community-keyed topics and the
+ * dead letters, the changelog compacted) under a prefix (e.g. "t.1234.abcd."), so a test can run
+ * its own service instances with SHEQU_TOPIC_PREFIX=<prefix>, isolated from everything else on the
  * broker. ts_delete_topic_set removes them.
  */
 int ts_create_topic_set(const char *prefix);
