@@ -217,6 +217,7 @@ static void *reader(void *arg)
         atomic_store(&s->caught_up, true);
     }
     free(parts);
+    int64_t next_sweep_us = 0;
     while (rk && atomic_load(&s->run)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (m) {
@@ -231,7 +232,8 @@ static void *reader(void *arg)
             }
             rd_kafka_message_destroy(m);
         }
-        if (s->pg && s->g->cfg.status_keep_final_s > 0) {
+        if (s->pg && s->g->cfg.status_keep_final_s > 0 && sq_mono_us() >= next_sweep_us) {
+            next_sweep_us = sq_mono_us() + 100 * 1000; /* a 600th of the map every 100 ms: all of it each minute */
             sweep_ctx c = { s, sq_now_us() - s->g->cfg.status_keep_final_s * SQ_US_PER_S };
             pthread_mutex_lock(&s->mu);
             sq_map_sweep(s->tickets, &s->sweep_cursor, 600, sweep_one, &c);

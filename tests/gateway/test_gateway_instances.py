@@ -4,6 +4,8 @@
 - both answer the status of a report whose ticket is live on tickets.v1 (each restores its cache with
   sq_statelog_restore and then follows the log from where the restore ended), and both see the
   ticket's next event;
+- a ticket closed longer than status.keep_final_s ago leaves the cache, and both then answer it from
+  PostgreSQL;
 - both answer the status of a report whose ticket finished long ago and is only in PostgreSQL (as if
   the changelog had let it go), following its merge to the surviving ticket;
 - a report is keyed by its community_id, and an action or a rating by the community its ticket id
@@ -118,7 +120,7 @@ def gateway(port, instance):
     env.update({"SHEQU_TOPIC_PREFIX": PREFIX, "SHEQU_ADMIN_PORT": "0", "SHEQU_KAFKA_BROKERS": BROKERS,
                 "SHEQU_HTTP_PORT": str(port), "SHEQU_REDIS_PREFIX": f"gi:{U}:{instance}:", "SHEQU_INSTANCE": instance,
                 "SHEQU_RULES_FILE": f"{SRC}/deploy/rules/shequ.rules", "SHEQU_LOG_LEVEL": "info",
-                "SHEQU_CLIENTS_FILE": f"{SRC}/deploy/clients/dev.clients", "SHEQU_STATUS_KEEP_FINAL_S": "60",
+                "SHEQU_CLIENTS_FILE": f"{SRC}/deploy/clients/dev.clients", "SHEQU_STATUS_KEEP_FINAL_S": "2",
                 "ASAN_OPTIONS": ENV.get("ASAN_OPTIONS", "detect_leaks=0")})
     log = open(os.path.join(LOGDIR, f"gateway-{instance}.log"), "ab")
     return subprocess.Popen([f"{BUILD}/services/gateway/gateway", "--config", f"{SRC}/deploy/config/gateway.conf",
@@ -212,6 +214,24 @@ INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, log_par
         check(keys("reports.resident.v1") == [COMMUNITY], "the report is keyed by its community_id")
         check(keys("events.property.v1") == [COMMUNITY], "the action is keyed by the community its ticket id carries")
         check(keys("feedback.resident.v1") == [COMMUNITY], "the rating is keyed by the community its ticket id carries")
+        # the live ticket closes (ten seconds ago, as the event says): kept status.keep_final_s (2 s), then
+        # answered from PostgreSQL, where the recorder has it (its history there made different on purpose)
+        psql(f"""
+INSERT INTO shequ.reports (report_id, event_id, community_id, reporter_id, category, accepted_at) VALUES
+  ('{live_report}', '{uuid.uuid4()}', '{COMMUNITY}', 'wx-{U}', 'sanitation', now());
+INSERT INTO shequ.tickets (ticket_id, community_id, source, category, tier, status, created_at, created_day,
+                           updated_at, log_partition, log_offset) VALUES
+  ('{live_tid}', '{COMMUNITY}', 'report', 'sanitation', 'general', 'closed', now(), current_date, now(), 0, 9);
+INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, log_partition, log_offset) VALUES
+  ('{uuid.uuid4()}', '{live_tid}', 'created', now() - interval '1 minute', 0, 1),
+  ('{uuid.uuid4()}', '{live_tid}', 'recorded', now(), 0, 9);
+""")
+        produce("tickets.v1", COMMUNITY, ticket_event(live_tid, live_report, 5, 22, now - 10 * 10**6, now))
+        for port in ports:
+            s, b = wait_for(lambda: (lambda r: r if [h["type"] for h in r[1].get("history", [])] == ["created", "recorded"]
+                                     else None)(call(port, "GET", f"/v1/reports/{live_report}")), timeout=30) or (0, {})
+            check(s == 200 and b.get("status") == "closed",
+                  f"gateway on :{port}: a ticket final for longer than status.keep_final_s is answered from PostgreSQL")
         s, b = call(ports[1], "POST", f"/v1/tickets/{uuid5('ticket', live_report)}/actions", {"actor_id": "s", "action": "accept"})
         check(s == 404 and b.get("error", {}).get("code") == "not_found" and b["error"].get("field") == "ticket_id",
               "an action on a ticket id without its community → 404 naming ticket_id")
@@ -224,9 +244,9 @@ INSERT INTO shequ.ticket_events (event_id, ticket_id, type, occurred_at, log_par
             except subprocess.TimeoutExpired:
                 p.kill()
         psql(f"""
-DELETE FROM shequ.ticket_events WHERE ticket_id IN ('{old_tid}', '{survivor_tid}');
-DELETE FROM shequ.tickets WHERE ticket_id IN ('{old_tid}', '{survivor_tid}');
-DELETE FROM shequ.reports WHERE report_id = '{old_report}';
+DELETE FROM shequ.ticket_events WHERE ticket_id IN ('{old_tid}', '{survivor_tid}', '{live_tid}');
+DELETE FROM shequ.tickets WHERE ticket_id IN ('{old_tid}', '{survivor_tid}', '{live_tid}');
+DELETE FROM shequ.reports WHERE report_id IN ('{old_report}', '{live_report}');
 """)
         subprocess.run([f"{BUILD}/tests/topics_tool", "delete", PREFIX], capture_output=True)
     for p in procs:
