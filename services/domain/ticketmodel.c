@@ -230,6 +230,31 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
         r.nsubs++;
     if (r.nsubs > MAX_TOPICS)
         return SQ_INVALID;
+    /* co-partitioning is the contract: a topic with another partition count would put a community's
+     * inputs on a partition number whose model never sees its tickets */
+    int count = 0;
+    for (int i = 0; i < r.nsubs; i++) {
+        int n = sq_topic_partition_count(cfg, subs[i]);
+        for (int tries = 0; n == SQ_RETRY && tries < 30 && *running; tries++) {
+            sq_sleep_while(1000, running); /* the broker may be starting */
+            n = sq_topic_partition_count(cfg, subs[i]);
+        }
+        if (n < 0) {
+            log_error("topics.unavailable", "topic=%s", subs[i]);
+            return SQ_ERR;
+        }
+        if (count && n != count) {
+            log_error("topics.not_copartitioned", "topic=%s partitions=%d expected=%d (every topic a model reads must "
+                      "have the same partition count: see the repartitioning step in docs/partitioning.md)",
+                      subs[i], n, count);
+            return SQ_INVALID;
+        }
+        count = n;
+    }
+    if (count > MAX_PARTITIONS) {
+        log_error("topics.too_many_partitions", "partitions=%d max=%d", count, MAX_PARTITIONS);
+        return SQ_INVALID;
+    }
     sq_handler wrap = { .handle = on_message, .tick = on_tick, .assigned = on_assigned, .revoked = on_revoked, .eof = on_eof,
                         .rebuild_on_loss = true };
     /* the range assignor gives one member the same partition number of every topic it reads */

@@ -154,7 +154,7 @@ static void report(const char *report_id, const char *category, const char *buil
     r.building = (char *)building;
     r.unit = "1";
     uint8_t buf[1024];
-    put("reports.resident.v1", report_id, buf, shequ__v1__resident_report__pack(&r, buf));
+    put("reports.resident.v1", community, buf, shequ__v1__resident_report__pack(&r, buf));
 }
 
 static void device_alarm(const char *alarm_id, const char *device, const char *type, const char *building,
@@ -171,7 +171,7 @@ static void device_alarm(const char *alarm_id, const char *device, const char *t
     a.state = state;
     a.building = (char *)building;
     uint8_t buf[1024];
-    put("alarms.device.v1", device, buf, shequ__v1__device_alarm__pack(&a, buf));
+    put("alarms.device.v1", community, buf, shequ__v1__device_alarm__pack(&a, buf));
 }
 
 static void raise_alarm(const char *alarm_id, const char *device, const char *type, const char *building)
@@ -194,7 +194,7 @@ static void action(const char *ticket, const char *actor, Shequ__V1__Action act,
     p.n_photos = (size_t)nphotos;
     p.photos = photos;
     uint8_t buf[1024];
-    put("events.property.v1", ticket, buf, shequ__v1__property_event__pack(&p, buf));
+    put("events.property.v1", community, buf, shequ__v1__property_event__pack(&p, buf));
 }
 
 static void feedback(const char *ticket, Shequ__V1__Rating rating)
@@ -208,7 +208,7 @@ static void feedback(const char *ticket, Shequ__V1__Rating rating)
     f.reporter_id = "wx-resident";
     f.rating = rating;
     uint8_t buf[512];
-    put("feedback.resident.v1", ticket, buf, shequ__v1__resident_feedback__pack(&f, buf));
+    put("feedback.resident.v1", community, buf, shequ__v1__resident_feedback__pack(&f, buf));
 }
 
 static void ticket_of(const char *origin, char out[SQ_TICKET_ID_MAX]) { sq_ticket_id_make(out, community, origin); }
@@ -450,7 +450,7 @@ static void bad_input_is_dead_lettered(void **state)
     snprintf(r, sizeof r, "r-bad-%s", u);
     snprintf(al, sizeof al, "al-bad-%s", u);
     uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x01 };
-    put("reports.resident.v1", "junk", junk, sizeof junk);
+    put("reports.resident.v1", community, junk, sizeof junk);
     report(r, "no_such_category", "1", "?");
     raise_alarm(al, "dev-x", "no_such_alarm", "1");
     assert_int_equal(sq_producer_wait(producer, 10000), SQ_OK);

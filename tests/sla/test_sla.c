@@ -94,7 +94,7 @@ static void snapshot(const char *ticket, int n, Shequ__V1__TicketStatus status, 
     ev.state = &st;
     uint8_t buf[2048];
     size_t len = shequ__v1__ticket_event__pack(&ev, buf);
-    assert_int_equal(sq_producer_send(producer, topic, ticket, strlen(ticket), buf, len, NULL, NULL, NULL), SQ_OK);
+    assert_int_equal(sq_producer_send(producer, topic, prefix, strlen(prefix), buf, len, NULL, NULL, NULL), SQ_OK);
     assert_int_equal(sq_producer_wait(producer, 10000), SQ_OK);
 }
 
