@@ -47,6 +47,8 @@ struct sq_consumer {
     long backoff_ms; /* before handling again after a failure; reset when a batch goes through */
     bool restart;    /* output was lost (a discarded batch's, or a tick's while idle) and the handler's memory
                       * follows its output */
+    sq_merge *merge; /* ordered mode (sq_consumer_set_ordered), else NULL */
+    char **topics;   /* the subscription, for the ordered mode */
     topic_metrics tm[16];
     int ntm;
     sq_metric *m_dead, *m_err, *m_latency, *m_flush, *m_retry;
@@ -198,6 +200,8 @@ static void rewind_all(sq_consumer *c)
             if (!batch_find(&c->fl, c->cur.ranges[i].topic, c->cur.ranges[i].partition))
                 rd_kafka_topic_partition_list_add(l, c->cur.ranges[i].topic, c->cur.ranges[i].partition)->offset =
                     c->cur.ranges[i].first;
+        if (c->merge)
+            sq_merge_drop_held(c->merge);
         rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
         if (e) {
             log_warn("kafka.seek_failed", "error=\"%s\"", rd_kafka_error_string(e));
@@ -235,6 +239,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        if (c->merge)
+            sq_merge_assigned(c->merge, parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         log_parts("kafka.revoked", parts);
         if (rd_kafka_assignment_lost(rk)) {
@@ -250,6 +256,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         if (c->h && c->h->revoked)
             c->h->revoked(c->app, parts);
+        if (c->merge)
+            sq_merge_revoked(c->merge, parts);
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -310,6 +318,9 @@ sq_consumer *sq_consumer_new(const sq_common_config *cfg, const char *const *top
     rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(n);
     for (int i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    c->topics = calloc((size_t)n + 1, sizeof *c->topics);
+    for (int i = 0; c->topics && i < n; i++)
+        c->topics[i] = strdup(topics[i]);
     rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (se) {
@@ -337,6 +348,14 @@ fail:
 rd_kafka_t *sq_consumer_handle(sq_consumer *c) { return c->rk; }
 
 void sq_consumer_request_restart(sq_consumer *c) { c->restart = true; }
+
+int sq_consumer_set_ordered(sq_consumer *c, int idle_ms)
+{
+    if (!c->topics || c->merge)
+        return SQ_ERR;
+    c->merge = sq_merge_new(c->rk, (const char *const *)c->topics, idle_ms);
+    return c->merge ? SQ_OK : SQ_NOMEM;
+}
 
 int sq_consumer_deadletter(sq_consumer *c, const rd_kafka_message_t *m, const char *reason, const char *detail)
 {
@@ -448,7 +467,8 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
             }
         }
         /* with a flush in flight, wake often to notice its end; idle, wait for input */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, in_flight(c) ? 1 : c->cur.pending ? 0 : 100);
+        int wait_ms = in_flight(c) ? 1 : c->cur.pending ? 0 : 100;
+        rd_kafka_message_t *m = c->merge ? sq_merge_next(c->merge, wait_ms) : rd_kafka_consumer_poll(c->rk, wait_ms);
         if (c->restart) { /* decided in a rebalance during the poll: handle nothing more with this memory */
             if (m)
                 rd_kafka_message_destroy(m);
@@ -515,8 +535,12 @@ void sq_consumer_close(sq_consumer *c)
     rd_kafka_resp_err_t ce = rd_kafka_commit(c->rk, NULL, 0);
     if (ce && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("kafka.commit_failed", "error=\"%s\"", rd_kafka_err2str(ce));
-    rd_kafka_consumer_close(c->rk);
+    rd_kafka_consumer_close(c->rk); /* the revocation it serves lets the merge's queues go */
+    sq_merge_free(c->merge);
     rd_kafka_destroy(c->rk);
+    for (int i = 0; c->topics && c->topics[i]; i++)
+        free(c->topics[i]);
+    free(c->topics);
     free(c->fl.ranges);
     free(c->cur.ranges);
     free(c);

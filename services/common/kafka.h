@@ -143,6 +143,13 @@ int sq_consumer_run(sq_consumer *c, const sq_handler *h, void *app, volatile sig
 /* Commits what is durable, leaves the group and frees. Accepts NULL. */
 void sq_consumer_close(sq_consumer *c);
 rd_kafka_t *sq_consumer_handle(sq_consumer *c);
+/*
+ * Ordered mode, before the first run: per partition number, messages of the subscribed topics are
+ * handled in the order of their Kafka timestamps (a topic with nothing read yet is waited for up to
+ * idle_ms, or until it is read to its end: needs enable.partition.eof=true). For handlers that own
+ * partition p of several co-partitioned topics and must decide the same however the fetches interleave.
+ */
+int sq_consumer_set_ordered(sq_consumer *c, int idle_ms);
 /* Ends the run as soon as possible with SQ_RESTART (from a hook: the handler's memory cannot be trusted). */
 void sq_consumer_request_restart(sq_consumer *c);
 

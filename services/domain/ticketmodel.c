@@ -269,6 +269,8 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
             log_error("consumer.failed", "error=\"%s\"", err);
             return SQ_INVALID;
         }
+        /* a partition's topics in timestamp order: a backlog, or another instance, decides as live */
+        sq_consumer_set_ordered(r.consumer, 1000);
         int rc = sq_consumer_run(r.consumer, &wrap, &r, running);
         sq_consumer_close(r.consumer);
         drop_all(&r);
