@@ -101,7 +101,7 @@ static void snapshot(const char *ticket, int n, Shequ__V1__TicketStatus status, 
 typedef struct {
     const char *ticket;
     int warnings, breaches, level[4];
-    int64_t breach_due, breach_at;
+    int64_t breach_due, breach_at, breach_occurred;
 } sla_count;
 
 static bool count(const rd_kafka_message_t *m, void *arg)
@@ -115,6 +115,7 @@ static bool count(const rd_kafka_message_t *m, void *arg)
             c->breaches++;
             c->breach_due = e->sla_breached->due_at_us;
             c->breach_at = e->header->produced_at_us;
+            c->breach_occurred = e->header->occurred_at_us;
         }
         if (e->body_case == SHEQU__V1__TICKET_EVENT__BODY_ESCALATED && e->escalated->level >= 1 && e->escalated->level <= 3)
             c->level[e->escalated->level]++;
@@ -235,9 +236,40 @@ static void refused_breach_is_not_lost(void **state)
     assert_int_equal(c.level[3], 0);
 }
 
+/* sla away while two planned tickets' agreed deadlines pass, one resolved in time before that: started
+ * again, it reads the resolution before the deadline passes in its stream time, so only the open one is
+ * breached, once, and the breach is dated at the deadline (not at the moment sla caught up). */
+static void catch_up_decides_as_live(void **state)
+{
+    char done[64], open[64];
+    snprintf(done, sizeof done, "%scatchup-done", prefix);
+    snprintf(open, sizeof open, "%scatchup-open", prefix);
+    ts_stop(sla_pid, false);
+    int64_t t0 = sq_now_us(), due = t0 + 3 * SQ_US_PER_S;
+    snapshot(done, 0, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS, t0, due, 0, 0, 0);
+    snapshot(open, 0, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_IN_PROGRESS, t0, due, 0, 0, 0);
+    sq_sleep_ms(1000);
+    snapshot(done, 1, SHEQU__V1__TICKET_STATUS__TICKET_STATUS_RESOLVED, t0, due, sq_now_us(), 0, 0);
+    while (sq_now_us() < due + 3 * SQ_US_PER_S) /* both deadlines pass while sla is away */
+        sq_sleep_ms(100);
+    sla_pid = spawn_sla();
+    sq_sleep_ms(8000); /* joined, restored, caught up */
+    sla_count c = read_counts(done);
+    assert_int_equal(c.breaches, 0);
+    assert_int_equal(c.level[1], 0);
+    c = read_counts(open);
+    assert_int_equal(c.warnings, 1);
+    assert_int_equal(c.breaches, 1);
+    assert_int_equal(c.level[1], 1);
+    assert_true(c.breach_due == due);
+    assert_true(c.breach_occurred == due);          /* dated at the deadline */
+    assert_true(c.breach_at >= due + 3 * SQ_US_PER_S); /* though written after the catch-up */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = { cmocka_unit_test(ladder_exactly_once_across_kill9),
-                                        cmocka_unit_test(refused_breach_is_not_lost) };
+                                        cmocka_unit_test(refused_breach_is_not_lost),
+                                        cmocka_unit_test(catch_up_decides_as_live) };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
