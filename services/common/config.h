@@ -60,6 +60,7 @@ typedef struct sq_common_config {
     char *rules_file;
     char *redis_prefix;
     char *instance;
+    bool state_changelog;
 } sq_common_config;
 
 #define SQ_OPTIONS_COMMON(c)                                                                       \
@@ -86,7 +87,8 @@ typedef struct sq_common_config {
     { "mqtt.password", SQ_OPT_STR, NULL, 0, 0, "MQTT password", &(c)->mqtt_password, "" }, \
     { "rules.file", SQ_OPT_STR, NULL, 0, 0, "rules file (reloaded on SIGHUP)", &(c)->rules_file, "" }, \
     { "redis.prefix", SQ_OPT_STR, "sq:", 0, 0, "prefix of every Redis key (isolates test runs)", &(c)->redis_prefix, "" }, \
-    { "instance", SQ_OPT_STR, NULL, 0, 0, "this instance's name among the instances of the service, stable across its restarts (MQTT client ids are <mqtt.client_id>-<instance>)", &(c)->instance, "" }
+    { "instance", SQ_OPT_STR, NULL, 0, 0, "this instance's name among the instances of the service, stable across its restarts (MQTT client ids are <mqtt.client_id>-<instance>)", &(c)->instance, "" }, \
+    { "state.changelog", SQ_OPT_BOOL, "true", 0, 0, "restore owned partitions from tickets.changelog.v1 and the log's tail (false: replay tickets.v1 from the start; slower, the same state)", &(c)->state_changelog, "" }
 
 /*
  * Loads every layer into the targets. Returns SQ_OK, SQ_INVALID with a

@@ -225,7 +225,8 @@ int sq_ticketmodel_run(const sq_common_config *cfg, sq_producer *producer, const
                        volatile sig_atomic_t *running)
 {
     runner r = { .cfg = cfg, .h = h, .m = m, .ctx = ctx, .tickets_topic = tickets_topic,
-                 .changelog_topic = sq_topic_name(cfg, SQ_CHANGELOG_TOPIC), .subs = subs };
+                 .changelog_topic = cfg->state_changelog || m->changelog_only ? sq_topic_name(cfg, SQ_CHANGELOG_TOPIC) : NULL,
+                 .subs = subs };
     while (subs[r.nsubs])
         r.nsubs++;
     if (r.nsubs > MAX_TOPICS)
