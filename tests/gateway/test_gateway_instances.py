@@ -89,7 +89,7 @@ def ticket_event(tid, origin, status, body_field, at_us, resolve_due_us):
 def produce(topic, key, value):
     with tempfile.NamedTemporaryFile(dir=LOGDIR, delete=False) as f:
         f.write(value)
-    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", PREFIX + topic, "-k", key, f.name], check=True, timeout=30)
+    subprocess.run(["kcat", "-P", "-X", "partitioner=murmur2_random", "-b", BROKERS, "-t", PREFIX + topic, "-k", key, f.name], check=True, timeout=30)
 
 
 def keys(topic):

@@ -117,7 +117,7 @@ def produce(topic, key, value):
     with tempfile.NamedTemporaryFile(dir=LOGDIR) as f:  # a file is one message, whatever bytes it holds
         f.write(value)
         f.flush()
-        subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", PREFIX + topic, "-k", key, f.name], check=True, timeout=30)
+        subprocess.run(["kcat", "-P", "-X", "partitioner=murmur2_random", "-b", BROKERS, "-t", PREFIX + topic, "-k", key, f.name], check=True, timeout=30)
 
 
 class Subscriber:
