@@ -282,7 +282,7 @@ void send_report(sq_producer *p, const char *topic, const char *report_id, const
     r.unit = "1";
     uint8_t buf[512];
     size_t len = shequ__v1__resident_report__pack(&r, buf);
-    while (sq_producer_send(p, topic, report_id, strlen(report_id), buf, len, NULL, NULL, NULL) == SQ_RETRY)
+    while (sq_producer_send(p, topic, community, strlen(community), buf, len, NULL, NULL, NULL) == SQ_RETRY)
         sq_producer_wait(p, 100); /* the local queue is full: let it drain */
 }
 

@@ -138,7 +138,7 @@ void bench_workflow(long n)
         e.assigned = &as;
         e.state = &st;
         size_t len = shequ__v1__ticket_event__pack(&e, buf);
-        sq_producer_send(p, tickets, t, strlen(t), buf, len, NULL, NULL, NULL);
+        sq_producer_send(p, tickets, community, strlen(community), buf, len, NULL, NULL, NULL);
     }
     for (long i = 0; i < n; i++) { /* one accept per ticket */
         char t[96], id[SQ_UUID_LEN];
@@ -152,7 +152,7 @@ void bench_workflow(long n)
         a.actor_id = staff;
         a.action = SHEQU__V1__ACTION__ACTION_ACCEPT;
         size_t len = shequ__v1__property_event__pack(&a, buf);
-        sq_producer_send(p, actions, t, strlen(t), buf, len, NULL, NULL, NULL);
+        sq_producer_send(p, actions, community, strlen(community), buf, len, NULL, NULL, NULL); /* its partition */
     }
     sq_producer_wait(p, 60000);
     sq_producer_free(p);
