@@ -56,8 +56,8 @@ static bool ident_ok(const char *s, size_t n)
     return true;
 }
 
-int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char *payload, size_t len,
-                 const sq_rules *rules, Shequ__V1__DeviceAlarm *out, Shequ__V1__EventHeader *hdr, char *store,
+int bridge_parse(const char *topic, const char *payload, size_t len, const sq_rules *rules,
+                 Shequ__V1__DeviceAlarm *out, Shequ__V1__EventHeader *hdr, bridge_fields *f, char *store,
                  size_t storelen, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     char *cur = store, *end = store + storelen;
@@ -75,7 +75,7 @@ int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char
     if (len > PAYLOAD_MAX)
         return sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "oversized"), "payload of %zu bytes", len);
     json_error_t jerr;
-    json_t *j = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr); /* a NUL in a secondary field drops that field only */
     if (!j || !json_is_object(j)) {
         if (j)
             json_decref(j);
@@ -106,18 +106,10 @@ int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char
         rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "invalid_field"), "state must be raised or cleared");
         goto out;
     }
-    if ((level && !json_is_integer(level) && !json_is_null(level)) ||
-        (building && !json_is_string(building) && !json_is_null(building)) ||
-        (unit && !json_is_string(unit) && !json_is_null(unit)) ||
-        (snapshot && !json_is_string(snapshot) && !json_is_null(snapshot))) {
-        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "invalid_field"), "level, building, unit or snapshot_url has the wrong type");
-        goto out;
-    }
-    int64_t device_time = 0;
-    if (json_is_string(occurred) && sq_parse_rfc3339(json_string_value(occurred), &device_time) != SQ_OK) {
-        rc = sq_fail(detail, dlen, sq_fail(reason, rlen, SQ_INVALID, "invalid_field"), "occurred_at is not RFC 3339");
-        goto out;
-    }
+    /* a tolerant reader from here on: a secondary field it cannot use is dropped and the drop noted on
+     * the alarm, never a reason to refuse it (an entrapped passenger's alarm must become a ticket) */
+    bridge_read_fields(level, building, unit, occurred, snapshot, f);
+    int64_t device_time = f->device_time_us;
     shequ__v1__device_alarm__init(out);
     shequ__v1__event_header__init(hdr);
     out->header = hdr;
@@ -125,11 +117,16 @@ int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char
     out->device_id = device;
     out->type = keep(&cur, end, json_string_value(type), json_string_length(type));
     out->state = strcmp(st, "raised") == 0 ? SHEQU__V1__ALARM_STATE__ALARM_STATE_RAISED : SHEQU__V1__ALARM_STATE__ALARM_STATE_CLEARED;
-    out->level = json_is_integer(level) ? (int32_t)json_integer_value(level) : 0;
-    out->building = json_is_string(building) ? keep(&cur, end, json_string_value(building), json_string_length(building)) : "";
-    out->unit = json_is_string(unit) ? keep(&cur, end, json_string_value(unit), json_string_length(unit)) : "";
-    out->snapshot_url = json_is_string(snapshot) ? keep(&cur, end, json_string_value(snapshot), json_string_length(snapshot)) : "";
+    out->level = f->level;
+    out->building = keep(&cur, end, f->building, strlen(f->building));
+    out->unit = keep(&cur, end, f->unit, strlen(f->unit));
+    out->snapshot_url = f->snapshot_url ? keep(&cur, end, f->snapshot_url, strlen(f->snapshot_url)) : "";
     out->device_time_us = device_time;
+    out->n_dropped_fields = (size_t)f->ndropped;
+    out->dropped_fields = f->ndropped ? bridge_fields_notes(f) : NULL;
+    for (int i = 0; i < f->ndropped; i++)
+        log_warn("alarm.field_dropped", "community=%s device=%s alarm=%s dropped=\"%s\"", community, device,
+                 out->alarm_id, f->dropped[i]);
     /* the same MQTT message delivered twice gets the same event id */
     char name[256];
     int n = snprintf(name, sizeof name, "%s/%s/%s", device, out->alarm_id, st);
@@ -158,8 +155,9 @@ int bridge_on_message(void *arg, const char *topic, const void *payload, size_t 
     bridge *b = arg;
     Shequ__V1__DeviceAlarm a;
     Shequ__V1__EventHeader h;
+    bridge_fields f;
     char store[4096], reason[64] = "", detail[256] = "";
-    int rc = bridge_parse(NULL, topic, payload, len, b->o.rules, &a, &h, store, sizeof store, reason, sizeof reason,
+    int rc = bridge_parse(topic, payload, len, b->o.rules, &a, &h, &f, store, sizeof store, reason, sizeof reason,
                           detail, sizeof detail);
     if (rc != SQ_OK) {
         rd_kafka_headers_t *hd = sq_deadletter_headers(b->o.service, topic, -1, -1, reason, detail);

@@ -19,6 +19,7 @@
 #ifndef BRIDGE_H
 #define BRIDGE_H
 
+#include "fields.h"
 #include "kafka.h"
 #include "rules.h"
 #include "shequ/v1/alarm.pb-c.h"
@@ -40,11 +41,12 @@ void bridge_free(bridge *b);
 int bridge_on_message(void *b, const char *topic, const void *payload, size_t len);
 
 /*
- * Pure: validates one MQTT message and fills a DeviceAlarm (strings point into
- * `store`, which must outlive it). SQ_OK, or SQ_INVALID with a reason code and detail.
+ * Pure: validates one MQTT message and fills a DeviceAlarm (strings point into `store` and `f`, which
+ * must outlive it). Refused (SQ_INVALID with a reason code and detail) only when the topic, alarm_id,
+ * type or state is unusable; a secondary field it cannot use is dropped and noted in dropped_fields.
  */
-int bridge_parse(const rd_kafka_message_t *unused, const char *topic, const char *payload, size_t len,
-                 const sq_rules *rules, Shequ__V1__DeviceAlarm *out, Shequ__V1__EventHeader *hdr, char *store,
+int bridge_parse(const char *topic, const char *payload, size_t len, const sq_rules *rules,
+                 Shequ__V1__DeviceAlarm *out, Shequ__V1__EventHeader *hdr, bridge_fields *f, char *store,
                  size_t storelen, char *reason, size_t rlen, char *detail, size_t dlen);
 
 #endif

@@ -269,6 +269,19 @@ static const char *channel_name(int c)
     return c >= 0 && c <= 5 ? n[c] : NULL;
 }
 
+/* A PostgreSQL text[] literal of v (elements cut where out is full). */
+static const char *text_array(char *out, size_t n, char **v, size_t nv)
+{
+    size_t o = (size_t)snprintf(out, n, "{");
+    for (size_t i = 0; i < nv && o < n - 600; i++) {
+        char q[600];
+        json_str(q, sizeof q, v[i]); /* a quoted, escaped element is valid array syntax too */
+        o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "", q);
+    }
+    snprintf(out + o, n - o, "}");
+    return out;
+}
+
 static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, size_t rlen, char *detail, size_t dlen)
 {
     Shequ__V1__ResidentReport *p = shequ__v1__resident_report__unpack(NULL, m->len, m->payload);
@@ -294,14 +307,7 @@ static int on_report(recorder *r, const rd_kafka_message_t *m, char *reason, siz
             copybuf_null(b);
         }
         char arr[4096];
-        size_t o = (size_t)snprintf(arr, sizeof arr, "{");
-        for (size_t i = 0; i < p->n_photos && o < sizeof arr - 600; i++) {
-            char q[600];
-            json_str(q, sizeof q, p->photos[i]); /* a quoted, escaped element is valid array syntax too */
-            o += (size_t)snprintf(arr + o, sizeof arr - o, "%s%s", i ? "," : "", q);
-        }
-        snprintf(arr + o, sizeof arr - o, "}");
-        copybuf_text(b, arr);
+        copybuf_text(b, text_array(arr, sizeof arr, p->photos, p->n_photos));
         copybuf_bool(b, p->phone_sealed.len > 0);
         copybuf_text(b, channel_name(p->channel));
         copybuf_text(b, p->client_id);
@@ -331,6 +337,8 @@ static int on_alarm(recorder *r, const rd_kafka_message_t *m, char *reason, size
         copybuf_time(b, a->device_time_us);
         copybuf_text(b, *a->snapshot_url ? a->snapshot_url : NULL);
         copybuf_time(b, sq_message_time_us(m));
+        char dropped[2048];
+        copybuf_text(b, text_array(dropped, sizeof dropped, a->dropped_fields, a->n_dropped_fields));
         copybuf_end_row(b);
     }
     shequ__v1__device_alarm__free_unpacked(a, NULL);

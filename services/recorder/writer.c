@@ -40,7 +40,7 @@ static const char *copy_cols[T_COUNT] = {
     [T_REPORTS] = "report_id, event_id, community_id, reporter_id, category, description, building, unit, address, lat, lon,"
     " photos, phone_given, channel, client_id, accepted_at",
     [T_ALARMS] = "event_id, alarm_id, device_id, community_id, type, state, level, building, unit, device_time,"
-    " snapshot_url, accepted_at",
+    " snapshot_url, accepted_at, dropped_fields",
     [T_DEADLETTERS] = "dl_partition, dl_offset, reason, detail, source_topic, source_partition, source_offset, service, msg_key,"
     " payload, dead_at",
 };
@@ -99,8 +99,8 @@ static const char *apply_sql[T_COUNT] = {
     " ON CONFLICT (report_id) DO NOTHING",
 
     [T_ALARMS] = "INSERT INTO shequ.alarms (event_id, alarm_id, device_id, community_id, type, state, level, building, unit,"
-    " device_time, snapshot_url, accepted_at) SELECT DISTINCT ON (event_id) event_id, alarm_id, device_id,"
-    " community_id, type, state, level, building, unit, device_time, snapshot_url, accepted_at FROM s_alarms"
+    " device_time, snapshot_url, accepted_at, dropped_fields) SELECT DISTINCT ON (event_id) event_id, alarm_id, device_id,"
+    " community_id, type, state, level, building, unit, device_time, snapshot_url, accepted_at, dropped_fields FROM s_alarms"
     " ON CONFLICT (event_id) DO NOTHING",
 
     [T_DEADLETTERS] = "INSERT INTO shequ.deadletters (dl_partition, dl_offset, reason, detail, source_topic, source_partition,"

@@ -164,6 +164,17 @@ def main():
             f'"occurred_at":"2026-11-24T10:00:00+08:00","snapshot_url":"https://img.example/s.jpg"}}')
         check(wait_for(lambda: alarm_id.encode() in kafka_dump("alarms.device.v1")), "device alarm arrives on alarms.device.v1")
 
+        # a tolerant reader: a severity name, numbers for building and unit, epoch milliseconds; a unit it
+        # cannot use is dropped and noted on the alarm, which is not refused over it
+        trapped = f"a-{U}-trapped"
+        pub(*dev, f"devices/c-test/lift-{U}/alarm",
+            f'{{"alarm_id":"{trapped}","type":"elevator_entrapment","state":"raised","level":"critical",'
+            f'"building":7,"unit":{{"no":1}},"occurred_at":1764806400000,"vendor_field":[1,2]}}')
+        got = wait_for(lambda: (lambda d: d if trapped.encode() in d else None)(kafka_dump("alarms.device.v1")))
+        check(got is not None, "an entrapment alarm with a severity name and odd field types is bridged")
+        check(got is not None and b"unit: not a string or a whole number" in got, "the dropped field is noted on the alarm")
+        check(trapped.encode() not in kafka_dump("deadletter.v1"), "the entrapment alarm is not dead-lettered")
+
         pub(*dev, f"devices/c-test/cam-{U}/alarm", "this is not json")
         pub(*dev, f"devices/c-test/cam-{U}/alarm", '{"alarm_id":"x","type":"earthquake","state":"raised"}')
         dl = wait_for(lambda: (lambda d: d if b"not_json" in d and b"unknown_alarm_type" in d else None)(
