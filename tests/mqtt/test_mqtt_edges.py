@@ -193,6 +193,22 @@ def main():
         check(dump is not None and other.encode() not in dump, "a device cannot publish as another device")
         check(pub(None, None, "devices/c-test/x/alarm", "{}") != 0, "an anonymous client is refused")
 
+        # a device's credentials are bound to its community as well as its id
+        elsewhere, bound, stray = f"a-{U}-elsewhere", f"a-{U}-bound", f"a-{U}-stray"
+        pub("cam-dev-1", "cam-dev-1-pw", "devices/c-other/cam-dev-1/alarm",
+            f'{{"alarm_id":"{elsewhere}","type":"smoke","state":"raised"}}')
+        community, device, secret = f"c-bound-{U}", f"dev-{U}", f"pw-{U}"
+        subprocess.run([f"{SRC}/tools/dev", "device-add", community, device, secret], check=True,
+                       capture_output=True, timeout=60)
+        time.sleep(1)  # the broker reloads its password file and ACL
+        pub(device, secret, f"devices/c-test/{device}/alarm", f'{{"alarm_id":"{stray}","type":"smoke","state":"raised"}}')
+        pub(device, secret, f"devices/{community}/{device}/alarm",
+            f'{{"alarm_id":"{bound}","type":"smoke","state":"raised"}}')
+        dump = wait_for(lambda: (lambda d: d if bound.encode() in d else None)(kafka_dump("alarms.device.v1")))
+        check(dump is not None, "a device added with tools/dev device-add publishes its own alarms")
+        check(dump is not None and stray.encode() not in dump, "it cannot publish for another community")
+        check(dump is not None and elsewhere.encode() not in dump, "a test device cannot publish for another community")
+
         # staff: own topic yes, another's no
         mine = Subscriber("staff-dev-1", "staff-dev-1-pw", "staff/staff-dev-1/tasks")
         theirs = Subscriber("staff-dev-1", "staff-dev-1-pw", "staff/staff-dev-2/tasks")
