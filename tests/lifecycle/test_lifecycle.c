@@ -140,11 +140,13 @@ static void header(Shequ__V1__EventHeader *h, char *id)
     h->occurred_at_us = sq_now_us();
 }
 
-static void report(const char *report_id, const char *category, const char *building, const char *description)
+static void report_in(const char *in, const char *report_id, const char *category, const char *building,
+                      const char *description)
 {
     char id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
     header(&h, id);
+    h.community_id = (char *)in;
     Shequ__V1__ResidentReport r = SHEQU__V1__RESIDENT_REPORT__INIT;
     r.header = &h;
     r.report_id = (char *)report_id;
@@ -154,7 +156,12 @@ static void report(const char *report_id, const char *category, const char *buil
     r.building = (char *)building;
     r.unit = "1";
     uint8_t buf[1024];
-    put("reports.resident.v1", community, buf, shequ__v1__resident_report__pack(&r, buf));
+    put("reports.resident.v1", in, buf, shequ__v1__resident_report__pack(&r, buf));
+}
+
+static void report(const char *report_id, const char *category, const char *building, const char *description)
+{
+    report_in(community, report_id, category, building, description);
 }
 
 static void device_alarm(const char *alarm_id, const char *device, const char *type, const char *building,
@@ -292,6 +299,41 @@ static int count_type(const trail *t, const char *type)
 }
 
 /* ------------------------------------------------------------------ tests */
+
+/* Fewest open tickets wins, counted as tickets are created: A does sanitation, B sanitation and
+ * disputes; three disputes go to B, and then sanitation goes to A until A has as many open as B. */
+static void assignment_counts_open_load(void **state)
+{
+    char cm[64], co[64], a[64], b[64];
+    snprintf(cm, sizeof cm, "cm2-%s", u);
+    snprintf(co, sizeof co, "co2-%s", u);
+    snprintf(a, sizeof a, "a-%s", u);
+    snprintf(b, sizeof b, "b-%s", u);
+    const char *pc[] = { cm, co, street };
+    sql("INSERT INTO shequ.communities (community_id, name, street_id, company_id) VALUES ($1, '负载社区', $3, $2)", 3, pc);
+    const char *ins = "INSERT INTO shequ.staff (staff_id, name, role, company_id, community_id, skills, on_duty) "
+                      "VALUES ($1, $2, 'staff', $3, $4, $5::text[], true)";
+    const char *ra[] = { a, "保洁甲", co, cm, "{sanitation}" };
+    const char *rb[] = { b, "调解乙", co, cm, "{sanitation,dispute}" };
+    sql(ins, 5, ra);
+    sql(ins, 5, rb);
+    const char *want[] = { b, b, b, a, a, a };
+    const char *cat[] = { "dispute", "dispute", "dispute", "sanitation", "sanitation", "sanitation" };
+    for (int i = 0; i < 6; i++) {
+        char r[64], bld[16], tk[SQ_TICKET_ID_MAX];
+        snprintf(r, sizeof r, "r-load%d-%s", i, u);
+        snprintf(bld, sizeof bld, "L%d", i); /* a building each: nothing merges */
+        report_in(cm, r, cat[i], bld, i < 3 ? "邻居吵架" : "垃圾没清");
+        sq_ticket_id_make(tk, cm, r);
+        trail t = { 0 };
+        assert_true(await(&t, tk, "assigned", 1));
+        assert_string_equal(t.last_state->state->assignee_id, want[i]);
+        shequ__v1__ticket_event__free_unpacked(t.last_state, NULL);
+    }
+    const char *p[] = { cm, co };
+    sql("DELETE FROM shequ.staff WHERE community_id = $1 OR company_id = $2", 2, p);
+    sql("DELETE FROM shequ.communities WHERE community_id = $1 AND company_id = $2", 2, p);
+}
 
 static void duplicates_and_camera_are_one_ticket(void **state)
 {
@@ -584,6 +626,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(duplicates_and_camera_are_one_ticket),
+        cmocka_unit_test(assignment_counts_open_load),
         cmocka_unit_test(happy_path_to_rated),
         cmocka_unit_test(rejections_are_events),
         cmocka_unit_test(unsatisfied_resident_reopens),
