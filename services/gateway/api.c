@@ -132,9 +132,21 @@ static size_t photos_field(check *c, json_t *o, char *out[9])
     return json_array_size(v);
 }
 
-static void header_init(Shequ__V1__EventHeader *h, char id[SQ_UUID_LEN], const char *community)
+/* A new id: random, or derived from the request's idempotency key (gw_reply.id_seed) and what it names. */
+static void request_id(const gw_reply *r, const char *what, char id[SQ_UUID_LEN])
 {
-    sq_uuid4(id);
+    if (!r->id_seed[0]) {
+        sq_uuid4(id);
+        return;
+    }
+    char name[256];
+    int n = snprintf(name, sizeof name, "%s/%s", what, r->id_seed);
+    sq_uuid5(id, "gateway-request", name, (size_t)n);
+}
+
+static void header_init(Shequ__V1__EventHeader *h, char id[SQ_UUID_LEN], const char *community, const gw_reply *r)
+{
+    request_id(r, "event", id);
     h->event_id = id;
     h->occurred_at_us = h->produced_at_us = sq_now_us();
     h->source = "gateway";
@@ -192,8 +204,8 @@ void gw_post_report(gateway *g, const char *client, json_t *body, gw_reply *r)
         return;
     char event_id[SQ_UUID_LEN], report_id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    header_init(&h, event_id, community);
-    sq_uuid4(report_id);
+    header_init(&h, event_id, community, r);
+    request_id(r, "report", report_id);
     Shequ__V1__ResidentReport rep = SHEQU__V1__RESIDENT_REPORT__INIT;
     rep.header = &h;
     rep.report_id = report_id;
@@ -279,7 +291,7 @@ void gw_post_action(gateway *g, const char *client, const char *ticket_id, json_
         return gw_reply_error(r, 400, "missing_field", "to", "transfer needs 'to'");
     char event_id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    header_init(&h, event_id, community);
+    header_init(&h, event_id, community, r);
     Shequ__V1__PropertyEvent p = SHEQU__V1__PROPERTY_EVENT__INIT;
     p.header = &h;
     p.ticket_id = (char *)ticket_id;
@@ -323,7 +335,7 @@ void gw_post_feedback(gateway *g, const char *client, const char *ticket_id, jso
         return gw_reply_error(r, 400, "invalid_value", "rating", "satisfied, basically_satisfied or unsatisfied");
     char event_id[SQ_UUID_LEN];
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
-    header_init(&h, event_id, community);
+    header_init(&h, event_id, community, r);
     Shequ__V1__ResidentFeedback f = SHEQU__V1__RESIDENT_FEEDBACK__INIT;
     f.header = &h;
     f.ticket_id = (char *)ticket_id;

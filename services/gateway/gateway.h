@@ -75,6 +75,10 @@ typedef struct gw_reply {
     int status;
     json_t *body;
     char retry_after[16];
+    /* "<client>/<Idempotency-Key>" when the request has one: the ids it makes (event, report) derive from it,
+     * so a retry that has to be accepted again (its first try's answer was never recorded) makes the
+     * same ones, and downstream takes it as the same request */
+    char id_seed[200];
 } gw_reply;
 
 /* auth.c */

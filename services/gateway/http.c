@@ -121,6 +121,8 @@ static void route_native(gateway *g, struct MHD_Connection *conn, const char *me
         json_decref(body);
         return;
     }
+    if (idem)
+        snprintf(r->id_seed, sizeof r->id_seed, "%s/%s", client_id, idem);
     if (report)
         gw_post_report(g, client_id, body, r);
     else if (action)

@@ -103,12 +103,27 @@ bool gw_rate_limited(gateway *g, const char *kind, const char *who, long per_min
     return over_limit(n, per_min, kind, now, r);
 }
 
+/*
+ * A request with a key is "pending <unix seconds>" while it runs. A gateway that died before recording the
+ * answer leaves it pending: once it is older than any request can take (Kafka's message timeout, 30 s,
+ * and then some), a retry takes the key over and is handled again. Its ids derive from the key
+ * (gw_reply.id_seed), so what it writes is taken downstream as the first try's, if that reached Kafka.
+ */
+#define PENDING_STALE_S 60
+
+static bool pending_stale(const char *v, long now)
+{
+    long since = 0;
+    return strncmp(v, "pending", 7) == 0 && (v[7] == '\0' || sscanf(v + 7, " %ld", &since) != 1 ||
+                                               now - since > PENDING_STALE_S);
+}
+
 /* A stored idempotency value into r: the first answer ("<status> <json>"), or 409 while it is pending. */
 static bool stored_reply(const redisReply *rep, gw_reply *r)
 {
     if (rep->type != REDIS_REPLY_STRING)
         return false;
-    if (strcmp(rep->str, "pending") == 0) {
+    if (strncmp(rep->str, "pending", 7) == 0) {
         gw_reply_error(r, 409, "in_progress", "Idempotency-Key", "a request with this key is in progress");
         return true;
     }
@@ -124,12 +139,32 @@ static bool stored_reply(const redisReply *rep, gw_reply *r)
 bool gw_idempotency_begin(gateway *g, const char *client, const char *key, gw_reply *r)
 {
     sq_redis *rd = gw_redis(g);
-    redisReply *rep = rd ? sq_redis_cmd(rd, "SET %sidem:%s:%s pending NX EX %ld GET", g->common->redis_prefix, client,
-                                        key, g->cfg.idempotency_ttl_s)
+    long now = (long)(sq_now_us() / SQ_US_PER_S);
+    char pending[40];
+    snprintf(pending, sizeof pending, "pending %ld", now);
+    redisReply *rep = rd ? sq_redis_cmd(rd, "SET %sidem:%s:%s %s NX EX %ld GET", g->common->redis_prefix, client,
+                                        key, pending, g->cfg.idempotency_ttl_s)
                          : NULL;
+    if (rep && rep->type == REDIS_REPLY_STRING && pending_stale(rep->str, now)) {
+        /* its gateway died before answering: take the key over (compare-and-set on the value seen) */
+        redisReply *old = rep;
+        rep = sq_redis_cmd(rd, "EVAL %s 1 %sidem:%s:%s %s %s %ld",
+                           "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                           "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) else return false end",
+                           g->common->redis_prefix, client, key, old->str, pending, g->cfg.idempotency_ttl_s);
+        bool taken = rep && rep->type == REDIS_REPLY_STATUS;
+        freeReplyObject(old);
+        if (rep)
+            freeReplyObject(rep);
+        if (taken) {
+            log_info("idempotency.taken_over", "client=%s (a request left pending over %d s)", client, PENDING_STALE_S);
+            return false;
+        }
+        rep = sq_redis_cmd(rd, "GET %sidem:%s:%s", g->common->redis_prefix, client, key); /* another retry won */
+    }
     if (rep && rep->type == REDIS_REPLY_ERROR) { /* Redis < 7: SET … GET with NX is refused */
         freeReplyObject(rep);
-        rep = sq_redis_cmd(rd, "SET %sidem:%s:%s pending NX EX %ld", g->common->redis_prefix, client, key,
+        rep = sq_redis_cmd(rd, "SET %sidem:%s:%s %s NX EX %ld", g->common->redis_prefix, client, key, pending,
                            g->cfg.idempotency_ttl_s);
         if (rep && rep->type == REDIS_REPLY_NIL) {
             freeReplyObject(rep);

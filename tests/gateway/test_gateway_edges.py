@@ -157,6 +157,23 @@ def main():
     b2 = post(report(reporter_id=f"wx-idem-{U}"), headers={"Idempotency-Key": key})
     check(a[0] == 202 and b2[0] == 202 and a[1].get("report_id") == b2[1].get("report_id"),
           "a repeated Idempotency-Key returns the first response")
+    # a gateway that died between Kafka's acknowledgement and recording the answer leaves its key pending:
+    # a retry long after is accepted again with the same report id (derived from the key), and the key
+    # then answers like any other; a key pending a moment ago is still 409
+    stale, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+    redis = ENV.get("REDIS_URL", "redis://127.0.0.1:16379/0").split("//")[1].split("/")[0].split(":")
+    def redis_set(key, value):
+        subprocess.run(["redis-cli", "-h", redis[0], "-p", redis[1], "SET", f"sq:idem:{CLIENT}:{key}", value,
+                        "EX", "600"], check=True, capture_output=True, timeout=10)
+    redis_set(stale, f"pending {int(time.time()) - 3600}")
+    redis_set(fresh, f"pending {int(time.time())}")
+    s1, b1, _ = post(report(reporter_id=f"wx-stale-{U}"), headers={"Idempotency-Key": stale})
+    time.sleep(1.1)
+    s2, b2, _ = post(report(reporter_id=f"wx-stale-{U}"), headers={"Idempotency-Key": stale})
+    check(s1 == 202 and s2 == 202 and b1.get("report_id") and b1.get("report_id") == b2.get("report_id"),
+          "a key left pending by a gateway that died is taken over by a retry, which is answered from then on")
+    check(err(post(report(reporter_id=f"wx-fresh-{U}"), headers={"Idempotency-Key": fresh}), 409, "in_progress"),
+          "a key pending a moment ago is still 409")
     # categories and Open311
     s, b, _ = raw("GET", "/v1/categories")
     check(s == 200 and len(b.get("categories", [])) == 15, "GET /v1/categories lists the 15 categories")
