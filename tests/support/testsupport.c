@@ -193,6 +193,98 @@ int64_t ts_end_offsets(const char *topic)
     return sum;
 }
 
+int64_t ts_copy_topic(const char *from, const char *to)
+{
+    char err[256], group[128];
+    rd_kafka_t *meta = admin_client();
+    const struct rd_kafka_metadata *md;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(meta, from, NULL);
+    int nparts = 0;
+    if (rd_kafka_metadata(meta, 0, t, &md, 5000) == 0) {
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+            nparts = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(t);
+    if (nparts <= 0 || nparts > 256) {
+        rd_kafka_destroy(meta);
+        return -1;
+    }
+    int64_t lo[256], hi[256], left = 0;
+    for (int p = 0; p < nparts; p++) {
+        if (rd_kafka_query_watermark_offsets(meta, from, p, &lo[p], &hi[p], 5000) != 0) {
+            rd_kafka_destroy(meta);
+            return -1;
+        }
+        left += hi[p] - lo[p];
+    }
+    rd_kafka_destroy(meta);
+
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", ts_env("KAFKA_BROKERS"), err, sizeof err);
+    rd_kafka_conf_set(pc, "enable.idempotence", "true", err, sizeof err); /* keeps each partition's order */
+    rd_kafka_conf_set(pc, "linger.ms", "5", err, sizeof err);
+    rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+
+    ts_unique(group, sizeof group, "test.copy");
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    rd_kafka_conf_set(cc, "bootstrap.servers", ts_env("KAFKA_BROKERS"), err, sizeof err);
+    rd_kafka_conf_set(cc, "group.id", group, err, sizeof err);
+    rd_kafka_conf_set(cc, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+    if (!prod || !cons)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        if (hi[p] > lo[p])
+            rd_kafka_topic_partition_list_add(l, from, p)->offset = lo[p];
+    rd_kafka_assign(cons, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    int64_t copied = 0, deadline = sq_mono_us() + 120 * 1000000LL;
+    bool failed = false;
+    while (left > 0 && !failed && sq_mono_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 200);
+        if (!m)
+            continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->offset < hi[m->partition]) {
+            rd_kafka_timestamp_type_t tstype;
+            int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+            rd_kafka_headers_t *h = NULL, *hc = NULL;
+            if (rd_kafka_message_headers(m, &h) == 0 && h)
+                hc = rd_kafka_headers_copy(h);
+            rd_kafka_resp_err_t e;
+            do {
+                e = rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(to), RD_KAFKA_V_PARTITION(m->partition),
+                                      RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                                      RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_HEADERS(hc),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                    rd_kafka_poll(prod, 50);
+            } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+            if (e) {
+                if (hc)
+                    rd_kafka_headers_destroy(hc);
+                failed = true;
+            } else {
+                copied++;
+                left--;
+            }
+            rd_kafka_poll(prod, 0);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (rd_kafka_flush(prod, 30000) != 0 || left > 0)
+        failed = true;
+    rd_kafka_consumer_close(cons);
+    rd_kafka_destroy(cons);
+    rd_kafka_destroy(prod);
+    return failed ? -1 : copied;
+}
+
 bool ts_consume_until(const char *topic, int64_t start_offset_p0, int timeout_ms,
                       bool (*match)(const rd_kafka_message_t *m, void *ctx), void *ctx)
 {

@@ -40,6 +40,12 @@ int ts_produce(const char *topic, const void *key, size_t keylen, const void *va
 /* High watermark of partition 0..n-1 summed. */
 int64_t ts_end_offsets(const char *topic);
 /*
+ * Copies every message of `from` to `to` (an existing topic with at least as many partitions), each on
+ * the partition it had, with its key, value, headers and original timestamp, in each partition's order.
+ * Returns the number copied, or -1.
+ */
+int64_t ts_copy_topic(const char *from, const char *to);
+/*
  * Reads messages of `topic` from `start` (per partition 0 only when
  * partition >= 0; -1 = all partitions from the start) until match returns true
  * or timeout_ms passes. Returns true if matched.
