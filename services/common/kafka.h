@@ -69,9 +69,12 @@ int sq_producer_start_poller(sq_producer *p);
 int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen,
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque);
-/* The same to one partition (RD_KAFKA_PARTITION_UA: by the key). A NULL val is a tombstone. */
-int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, const void *key, size_t keylen,
-                        const void *val, size_t vallen, rd_kafka_headers_t *hdrs, sq_delivery_fn fn, void *opaque);
+/* The same to one partition (RD_KAFKA_PARTITION_UA: by the key) with the message's timestamp (0: now): a
+ * service that decides in event time stamps what it emits with the time the event happened, so that a
+ * reader ordering by timestamp (the ordered mode below) puts it where it belongs. A NULL val is a tombstone. */
+int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, int64_t timestamp_ms, const void *key,
+                        size_t keylen, const void *val, size_t vallen, rd_kafka_headers_t *hdrs, sq_delivery_fn fn,
+                        void *opaque);
 /* Sends one message and waits for its delivery report (from another thread, the poller must run).
  * SQ_OK once Kafka acknowledged it, SQ_RETRY if it could not be queued or delivered. */
 int sq_producer_send_sync(sq_producer *p, const char *topic, const void *key, size_t keylen,

@@ -123,7 +123,8 @@ int sq_producer_start_poller(sq_producer *p)
     return SQ_OK;
 }
 
-int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, const void *key, size_t keylen,
+int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, int64_t timestamp_ms, const void *key,
+                        size_t keylen,
                      const void *val, size_t vallen, rd_kafka_headers_t *hdrs,
                      sq_delivery_fn fn, void *opaque)
 {
@@ -147,12 +148,14 @@ int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, co
     rd_kafka_resp_err_t e;
     for (;;) {
         if (hdrs)
-            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
+            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                                  RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                                   RD_KAFKA_V_OPAQUE(tag), RD_KAFKA_V_END);
         else
-            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
+            e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_TIMESTAMP(timestamp_ms),
+                                  RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)val, vallen),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(tag),
                                   RD_KAFKA_V_END);
@@ -177,7 +180,7 @@ int sq_producer_send_to(sq_producer *p, const char *topic, int32_t partition, co
 int sq_producer_send(sq_producer *p, const char *topic, const void *key, size_t keylen, const void *val, size_t vallen,
                      rd_kafka_headers_t *hdrs, sq_delivery_fn fn, void *opaque)
 {
-    return sq_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, key, keylen, val, vallen, hdrs, fn, opaque);
+    return sq_producer_send_to(p, topic, RD_KAFKA_PARTITION_UA, 0, key, keylen, val, vallen, hdrs, fn, opaque);
 }
 
 typedef struct {

@@ -105,9 +105,22 @@ void compactor_apply_log(void *arg, const Shequ__V1__TicketEvent *e, int32_t par
     note(arg, e, offset);
 }
 
-static int changelog_send(compactor *c, const char *key, const void *val, size_t len)
+/*
+ * ts_ms > 0: a copy, which keeps the original's timestamp in the header "sq-ts" (a restore starts its stream
+ * clock from it). The copy itself is stamped now: the broker rolls a segment by its messages' timestamps, and
+ * a month of history written with past times would roll the compacted topic's 10-minute segments at
+ * nearly every message.
+ */
+static int changelog_send(compactor *c, const char *key, const void *val, size_t len, int64_t ts_ms)
 {
-    int rc = sq_producer_send_to(c->o.producer, c->o.changelog_topic, c->partition, key, strlen(key), val, len, NULL,
+    rd_kafka_headers_t *h = NULL;
+    if (ts_ms > 0) {
+        char v[24];
+        int n = snprintf(v, sizeof v, "%lld", (long long)ts_ms);
+        h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, SQ_CHANGELOG_TS_HEADER, -1, v, n);
+    }
+    int rc = sq_producer_send_to(c->o.producer, c->o.changelog_topic, c->partition, 0, key, strlen(key), val, len, h,
                                  NULL, NULL);
     if (rc != SQ_OK)
         c->failed++;
@@ -124,7 +137,7 @@ int compactor_handle(void *arg, const rd_kafka_message_t *m, char *reason, size_
     if (e && e->ticket_id && *e->ticket_id) { /* an undecodable event is the recorder's to report */
         char key[32];
         copy_key(key, sizeof key, m->offset);
-        rc = changelog_send(c, key, m->payload, m->len);
+        rc = changelog_send(c, key, m->payload, m->len, rd_kafka_message_timestamp(m, NULL));
         if (rc == SQ_OK) {
             note(c, e, m->offset);
             sq_metric_add(c->m_copies, 1);
@@ -155,7 +168,7 @@ static void tombstone(compactor *c, tracked *t, int64_t keep)
             continue;
         }
         copy_key(key, sizeof key, t->offsets[i]);
-        if (changelog_send(c, key, NULL, 0) == SQ_OK)
+        if (changelog_send(c, key, NULL, 0, 0) == SQ_OK)
             sq_metric_add(c->m_tombstones, 1);
     }
     t->n = kept;
@@ -195,7 +208,7 @@ void compactor_tick(void *arg)
     if (c->position > c->written && !c->failed) {
         char v[32];
         int n = snprintf(v, sizeof v, "%lld", (long long)c->position);
-        if (changelog_send(c, SQ_CHANGELOG_POSITION_KEY, v, (size_t)n) == SQ_OK)
+        if (changelog_send(c, SQ_CHANGELOG_POSITION_KEY, v, (size_t)n, 0) == SQ_OK)
             c->written = c->position;
     }
     c->failed = 0;

@@ -161,6 +161,15 @@ static void keep_record(void *arg, int idx, const rd_kafka_message_t *m)
         return;
     k->src = strtoll(key + 2, NULL, 10);
     k->ts_ms = rd_kafka_message_timestamp(m, NULL);
+    rd_kafka_headers_t *h = NULL;
+    const void *hv = NULL;
+    size_t hl = 0;
+    if (!rd_kafka_message_headers(m, &h) && !rd_kafka_header_get_last(h, SQ_CHANGELOG_TS_HEADER, &hv, &hl) && hl < 24) {
+        char v[24];
+        memcpy(v, hv, hl);
+        v[hl] = '\0';
+        k->ts_ms = strtoll(v, NULL, 10);
+    }
     k->len = m->len;
     memcpy(k->data, m->payload, m->len);
     sq_map_put(ps->kept[idx], key, k);

@@ -9,7 +9,8 @@
  * left every window (the last snapshot of a finished ticket stays a while longer, for the 30-day repeat
  * history). Keys and values of the changelog:
  *
- *   "e/<offset>"  the TicketEvent at that offset of tickets.v1[p], byte for byte (null: tombstone)
+ *   "e/<offset>"  the TicketEvent at that offset of tickets.v1[p], byte for byte (null: tombstone); its
+ *                 original timestamp in the header "sq-ts"
  *   "@position"   decimal: every event of tickets.v1[p] before this offset has been copied or
  *                 tombstoned by the compactor (it writes this after the copies, in order)
  *
@@ -30,6 +31,7 @@
 
 #define SQ_CHANGELOG_TOPIC "tickets.changelog.v1"
 #define SQ_CHANGELOG_POSITION_KEY "@position"
+#define SQ_CHANGELOG_TS_HEADER "sq-ts" /* a copy's original Kafka timestamp (ms) */
 
 typedef void (*sq_restore_apply_fn)(void *ctx, const Shequ__V1__TicketEvent *e, int32_t partition, int64_t offset);
 

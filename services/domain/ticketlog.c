@@ -73,9 +73,11 @@ int sq_emit_ticket_event(const sq_emitter *em, Shequ__V1__TicketEvent *ev, const
     size_t len = shequ__v1__ticket_event__get_packed_size(ev);
     uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     shequ__v1__ticket_event__pack(ev, buf);
+    /* stamped with the event's own time: readers order a partition's topics by it (merge.c) */
     int rc = sq_producer_send_to(em->producer, em->tickets_topic,
-                                 em->fixed_partition ? em->partition : RD_KAFKA_PARTITION_UA, t->community_id,
-                                 strlen(t->community_id), buf, len, NULL, NULL, NULL);
+                                 em->fixed_partition ? em->partition : RD_KAFKA_PARTITION_UA,
+                                 occurred_us > 0 ? occurred_us / 1000 : 0, t->community_id, strlen(t->community_id), buf,
+                                 len, NULL, NULL, NULL);
     if (buf != stackbuf)
         free(buf);
     ev->header = NULL;

@@ -66,7 +66,8 @@ int main(int argc, char **argv)
                              sq_topic_name(&svc.cfg, "tickets.v1"), sq_topic_name(&svc.cfg, "notify.v1") };
     sq_emitter em = { svc.producer, topics.tickets, topics.notify, svc.cfg.service };
     model_ctx ctx = { &rules, rules_path, dir, &em, &topics };
-    const char *subs[] = { topics.reports, topics.alarms, topics.tickets, NULL };
+    /* the log first: a ticket event and an input of the same millisecond are read in that order (merge.c) */
+    const char *subs[] = { topics.tickets, topics.reports, topics.alarms, NULL };
     sq_handler h = { .handle = triage_handle, .tick = triage_tick };
     rc = sq_ticketmodel_run(&svc.cfg, svc.producer, topics.tickets, subs, &h, &model, &ctx, &sq_running);
 

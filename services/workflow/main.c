@@ -64,7 +64,8 @@ int main(int argc, char **argv)
                            sq_topic_name(&svc.cfg, "tickets.v1"), hold_s * SQ_US_PER_S, reopen_on_unsatisfied };
     sq_emitter em = { svc.producer, o.tickets_topic, sq_topic_name(&svc.cfg, "notify.v1"), svc.cfg.service };
     model_ctx ctx = { &rules, rules_path, dir, &em, &o };
-    const char *subs[] = { o.actions_topic, o.feedback_topic, o.tickets_topic, NULL };
+    /* the log first: a ticket event and an action of the same millisecond are read in that order (merge.c) */
+    const char *subs[] = { o.tickets_topic, o.actions_topic, o.feedback_topic, NULL };
     sq_handler h = { .handle = workflow_handle, .tick = workflow_tick };
     rc = sq_ticketmodel_run(&svc.cfg, svc.producer, o.tickets_topic, subs, &h, &model, &ctx, &sq_running);
 
