@@ -9,6 +9,12 @@
  *   shequ-bench sla N         N open clocks: replay time, RSS, breach lateness while 5,000 events/s stream in
  *   shequ-bench triage-steady N   N reports at 5,000/s whose tickets close 5 s later: triage's RSS over time
  *   shequ-bench e2e N         N reports from the input topic to ticket rows (triage + recorder)
+ *   shequ-bench e2e-scale N R the same over 12 communities keyed by community, 1 and 2 instances of triage
+ *                             and recorder, interleaved A/B R times (bench_e2e.c)
+ *   shequ-bench restore E O [D]  E ticket events (O open tickets, the closed ones over D days), compacted:
+ *                             triage, workflow and sla from start to handling new input, and RSS;
+ *                             baseline: state.changelog=false (bench_restore.c)
+ *   shequ-bench rebalance K   2 triage instances, K SIGKILLs: kill → its partitions handled by the survivor
  *   shequ-bench latency R S   on the running stack: gateway 202 → staff notification and → ticket row
  *   shequ-bench gateway N C   N signed POST /v1/reports over C keep-alive connections;
  *                             baseline: a plain libmicrohttpd server answering 202 without work
@@ -266,6 +272,12 @@ pid_t state_pid(const char *file)
 void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,
                  const char *building, const char *reporter)
 {
+    send_report_keyed(p, topic, report_id, community, building, reporter, community);
+}
+
+void send_report_keyed(sq_producer *p, const char *topic, const char *report_id, const char *community,
+                       const char *building, const char *reporter, const char *key)
+{
     char id[SQ_UUID_LEN];
     sq_uuid4(id);
     Shequ__V1__EventHeader h = SHEQU__V1__EVENT_HEADER__INIT;
@@ -282,14 +294,14 @@ void send_report(sq_producer *p, const char *topic, const char *report_id, const
     r.unit = "1";
     uint8_t buf[512];
     size_t len = shequ__v1__resident_report__pack(&r, buf);
-    while (sq_producer_send(p, topic, community, strlen(community), buf, len, NULL, NULL, NULL) == SQ_RETRY)
+    while (sq_producer_send(p, topic, key, strlen(key), buf, len, NULL, NULL, NULL) == SQ_RETRY)
         sq_producer_wait(p, 100); /* the local queue is full: let it drain */
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: shequ-bench triage|workflow|recorder|sla|e2e|bridge|notifier N | gateway N CONNECTIONS | latency PER_S SECONDS\n");
+        fprintf(stderr, "usage: shequ-bench triage|workflow|recorder|sla|e2e|bridge|notifier N | gateway N CONNECTIONS | latency PER_S SECONDS | e2e-scale N ROUNDS | restore EVENTS OPEN [DAYS] | rebalance KILLS\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -319,6 +331,12 @@ int main(int argc, char **argv)
         bench_sla(n);
     else if (strcmp(argv[1], "e2e") == 0)
         bench_e2e(n);
+    else if (strcmp(argv[1], "e2e-scale") == 0)
+        bench_e2e_scale(n, argc > 3 ? atoi(argv[3]) : 2);
+    else if (strcmp(argv[1], "restore") == 0)
+        bench_restore(n, argc > 3 ? atol(argv[3]) : 50000, argc > 4 ? atoi(argv[4]) : 365);
+    else if (strcmp(argv[1], "rebalance") == 0)
+        bench_rebalance((int)n);
     else if (strcmp(argv[1], "latency") == 0)
         bench_latency(n, argc > 3 ? atol(argv[3]) : 30);
     else if (strcmp(argv[1], "gateway") == 0)

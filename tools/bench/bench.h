@@ -57,6 +57,9 @@ int signed_post(int fd, const char *key, const char *path, const char *body, cha
 /* A sanitation report (a fresh event id, produced now) to topic, keyed by its id; waits while the queue is full. */
 void send_report(sq_producer *p, const char *topic, const char *report_id, const char *community,
                  const char *building, const char *reporter);
+/* The same keyed by key (the community, as the gateway keys reports). */
+void send_report_keyed(sq_producer *p, const char *topic, const char *report_id, const char *community,
+                       const char *building, const char *reporter, const char *key);
 
 void bench_triage(long n);
 void bench_triage_steady(long n);
@@ -68,5 +71,10 @@ void bench_bridge(long n);
 void bench_notifier(long n);
 void bench_e2e(long n);
 void bench_latency(long per_s, long seconds);
+void bench_e2e_scale(long n, int rounds);
+void bench_restore(long events, long open, int days);
+void bench_rebalance(int kills);
+/* The partition of a keyed record under murmur2_random (Java's default partitioner). */
+int bench_partition(const char *key, int partitions);
 
 #endif

@@ -375,3 +375,140 @@ void bench_latency(long per_s, long seconds)
     free(rows);
     forget(cm);
 }
+
+/* ------------------------------------------------------ throughput, scaled out */
+
+/* One drain of n reports over 12 communities (two per partition of the 6, keyed by community) by
+ * `instances` triage and `instances` recorder processes, on a fresh topic set; the sustained rate (10 % to
+ * 90 % of the ticket rows) and the CPU accounting of bench_e2e. */
+static double e2e_scaled_run(long n, int instances, int round, char *notes, size_t nlen)
+{
+    enum { NCM = 12, MAXI = 4 };
+    char id[SQ_UUID_LEN];
+    sq_uuid4(id);
+    snprintf(prefix, sizeof prefix, "bench.%.8s.", id);
+    if (ts_create_topic_set(prefix) != 0) {
+        snprintf(notes, nlen, "cannot create topics");
+        return 0;
+    }
+    char base[48], cms[NCM][64];
+    snprintf(base, sizeof base, "e2s-%.8s-", prefix + 6);
+    int per_part[6] = { 0 }, ncm = 0;
+    for (int i = 0; ncm < NCM && i < 10000; i++) {
+        char c[64];
+        snprintf(c, sizeof c, "%s%d", base, i);
+        int p = bench_partition(c, 6);
+        if (per_part[p] >= NCM / 6)
+            continue;
+        per_part[p]++;
+        snprintf(cms[ncm++], sizeof cms[0], "%s", c);
+    }
+    for (int i = 0; i < ncm; i++)
+        bench_directory(cms[i]);
+    sq_producer *p = producer();
+    char topic[128];
+    snprintf(topic, sizeof topic, "%sreports.resident.v1", prefix);
+    for (long i = 0; i < n; i++) {
+        char rid[96], b[24], who[48];
+        snprintf(rid, sizeof rid, "%sr%ld", base, i);
+        snprintf(b, sizeof b, "B%ld", i); /* every report its own place: one ticket each */
+        snprintf(who, sizeof who, "wx-%ld", i % 5000);
+        const char *cm = cms[i % ncm];
+        send_report_keyed(p, topic, rid, cm, b, who, cm);
+    }
+    sq_producer_wait(p, 60000);
+    sq_producer_free(p);
+    char rules[300], pg[300];
+    snprintf(rules, sizeof rules, "SHEQU_RULES_FILE=%s/deploy/rules/shequ.rules", ts_env("SHEQU_ROOT"));
+    snprintf(pg, sizeof pg, "SHEQU_PG_DSN=%s", ts_env("PG_DSN"));
+    char *extra[] = { rules, pg, NULL };
+    pid_t pg_pid = state_pid("pg/data/postmaster.pid"), kafka_pid = state_pid("kafka.pid");
+    double pg0 = ts_tree_cpu_seconds(pg_pid), kafka0 = ts_tree_cpu_seconds(kafka_pid);
+    long long busy0, total0;
+    machine_ticks(&busy0, &total0);
+    int64_t t0 = sq_mono_us();
+    pid_t tr[MAXI], rc[MAXI];
+    if (instances > MAXI)
+        instances = MAXI;
+    for (int i = 0; i < instances; i++) {
+        tr[i] = spawn_service("triage", extra);
+        rc[i] = spawn_service("recorder", extra);
+    }
+    char rb[64];
+    snprintf(rb, sizeof rb, "%sr", base);
+    long tickets = 0, reports = 0, n10 = 0, n90 = 0;
+    int64_t t10 = 0, t90 = 0;
+    while (sq_mono_us() - t0 < 600 * SQ_US_PER_S && (tickets < n || reports < n)) {
+        sq_sleep_ms(50);
+        if (tickets < n) {
+            tickets = pg_count("SELECT coalesce(sum(tickets), 0) FROM shequ.kpi_rollup WHERE community_id >= $1"
+                               " AND community_id < $1 || '~'", base);
+            if (!t10 && tickets >= n / 10)
+                t10 = sq_mono_us(), n10 = tickets;
+            if (!t90 && tickets >= n * 9 / 10)
+                t90 = sq_mono_us(), n90 = tickets;
+        } else {
+            reports = pg_count("SELECT count(*) FROM shequ.reports WHERE report_id >= $1 AND report_id < $1 || '~'", rb);
+        }
+    }
+    double secs = (double)(sq_mono_us() - t0) / 1e6;
+    double sustained = t90 > t10 ? (double)(n90 - n10) / ((double)(t90 - t10) / 1e6) : 0;
+    tickets = pg_count("SELECT count(*) FROM shequ.tickets WHERE community_id >= $1 AND community_id < $1 || '~'", base);
+    double ct = 0, cr = 0;
+    long rt = 0, rr = 0;
+    for (int i = 0; i < instances; i++) {
+        ct += ts_cpu_seconds(tr[i]);
+        cr += ts_cpu_seconds(rc[i]);
+        rt += rss_kb(tr[i]);
+        rr += rss_kb(rc[i]);
+    }
+    double cp = ts_tree_cpu_seconds(pg_pid) - pg0, ck = ts_tree_cpu_seconds(kafka_pid) - kafka0;
+    long long busy1, total1;
+    machine_ticks(&busy1, &total1);
+    double cm_all = (double)(busy1 - busy0) / (double)sysconf(_SC_CLK_TCK);
+    double util = total1 > total0 ? 100.0 * (double)(busy1 - busy0) / (double)(total1 - total0) : -1;
+    for (int i = 0; i < instances; i++) {
+        ts_stop(tr[i], false);
+        ts_stop(rc[i], false);
+    }
+    snprintf(notes, nlen,
+             "round %d, %d triage + %d recorder: %ld reports over %d communities (keyed by community, 2 per "
+             "partition) to %ld ticket rows and %ld report rows in %.1f s; CPU s per 1000 reports: triage %.3f "
+             "recorder %.3f postgres %.3f kafka %.3f, machine %.3f (busy %.0f%% of %ld cores); RSS triage %ld MB "
+             "recorder %ld MB (all instances)",
+             round, instances, instances, n, ncm, tickets, reports, secs, ct * 1000 / (double)n, cr * 1000 / (double)n,
+             cp * 1000 / (double)n, ck * 1000 / (double)n, cm_all * 1000 / (double)n, util,
+             sysconf(_SC_NPROCESSORS_ONLN), rt / 1024, rr / 1024);
+    for (int i = 0; i < ncm; i++)
+        forget(cms[i]);
+    ts_delete_topic_set(prefix);
+    return sustained;
+}
+
+/* A (1 instance) and B (2 instances) interleaved: A B B A A B ... so that drift falls on both. */
+void bench_e2e_scale(long n, int rounds)
+{
+    if (rounds < 1)
+        rounds = 2;
+    char keep[48];
+    snprintf(keep, sizeof keep, "%s", prefix);
+    double sum[2] = { 0, 0 };
+    int cnt[2] = { 0, 0 };
+    char notes[700];
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < 2; k++) {
+            int inst = ((r % 2 == 0) == (k == 0)) ? 1 : 2;
+            double rate = e2e_scaled_run(n, inst, r, notes, sizeof notes);
+            sum[inst - 1] += rate;
+            cnt[inst - 1]++;
+            result(inst == 1 ? "e2e-x1" : "e2e-x2", rate, 0, 0, 0, notes);
+            fflush(stdout);
+        }
+    snprintf(prefix, sizeof prefix, "%s", keep); /* main deletes its own set */
+    double a = cnt[0] ? sum[0] / cnt[0] : 0, b = cnt[1] ? sum[1] / cnt[1] : 0;
+    snprintf(notes, sizeof notes, "mean sustained reports/s over %d rounds: 2 instances of triage and recorder %.0f/s, "
+             "1 instance (the baseline) %.0f/s", rounds, b, a);
+    result("e2e-scale", b, a, 0, 0, notes);
+    printf("e2e scale-out: 2 instances %.0f reports/s vs 1 instance %.0f reports/s (ratio %.2f, mean of %d A/B rounds)\n",
+           b, a, a > 0 ? b / a : 0, rounds);
+}
